@@ -1,0 +1,14 @@
+"""ofakd_mm: OFA-KD heterogeneous knowledge distillation for MMRazor.
+
+Importing the package applies :mod:`ofakd_mm.compat` (before mmrazor is
+imported) and registers every component, so a config only needs
+``custom_imports = dict(imports=['ofakd_mm'], allow_failed_imports=False)``.
+"""
+from . import compat
+
+compat.apply()
+
+from . import datasets, models  # noqa: E402,F401
+from .version import __version__  # noqa: E402
+
+__all__ = ['__version__', 'compat', 'datasets', 'models']

@@ -1,0 +1,3 @@
+from .digits import DigitsDataset, split_indices
+
+__all__ = ['DigitsDataset', 'split_indices']

@@ -1,0 +1,154 @@
+import os.path as osp
+from typing import Dict, List, Optional, Union
+
+import torch
+from mmengine.model import BaseModel
+from mmengine.runner.checkpoint import _load_checkpoint
+from mmengine.structures import BaseDataElement
+from mmrazor.models.algorithms import SingleTeacherDistill
+from mmrazor.models.algorithms.base import LossResults
+from mmrazor.models.utils import add_prefix
+from mmrazor.registry import MODELS
+from torch import nn
+
+
+def _drop_teacher_state(module: nn.Module, state_dict: Dict, prefix: str,
+                        local_metadata: Dict) -> None:
+    if not module.save_teacher:
+        for key in [k for k in state_dict if k.startswith(prefix + 'teacher.')]:
+            del state_dict[key]
+
+
+def _restore_teacher_state(module: nn.Module, state_dict: Dict, prefix: str,
+                           *args) -> None:
+    # A checkpoint saved without the teacher: keep the teacher that
+    # `teacher_ckpt` loaded instead of reporting its keys as missing.
+    teacher_prefix = prefix + 'teacher.'
+    if not any(k.startswith(teacher_prefix) for k in state_dict):
+        for key, value in module.teacher.state_dict().items():
+            state_dict[teacher_prefix + key] = value
+
+
+def load_teacher_checkpoint(teacher: nn.Module, filename: str) -> None:
+    """Load a teacher checkpoint strictly, with errors that say what to do.
+
+    Args:
+        teacher (nn.Module): The built teacher model.
+        filename (str): Local path of an mmpretrain checkpoint (a dict with
+            ``state_dict``) or of a bare state dict.
+    """
+    if not osp.isfile(osp.expanduser(filename)):
+        raise FileNotFoundError(
+            f'teacher_ckpt {filename!r} does not exist. Train or download the '
+            'teacher first (see configs/teachers/) or set `teacher_ckpt` '
+            '(e.g. --cfg-options model.teacher_ckpt=PATH).')
+    checkpoint = _load_checkpoint(filename, map_location='cpu')
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    state_dict = {
+        (k[7:] if k.startswith('module.') else k): v
+        for k, v in state_dict.items()
+    }
+    own = teacher.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    mismatched = [
+        f'{k}: file {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}'
+        for k, v in own.items()
+        if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)
+    ]
+    if missing or unexpected or mismatched:
+        hint = ''
+        if any(k.startswith(('architecture.', 'teacher.'))
+               for k in unexpected):
+            hint = (' It looks like a distillation checkpoint: extract the '
+                    'model with tools/model_converters/'
+                    'convert_kd_ckpt_to_student.py first.')
+        elif unexpected and not any(k.startswith(('backbone.', 'head.'))
+                                    for k in unexpected):
+            hint = (' It looks like a timm checkpoint: convert it with '
+                    'tools/model_converters/timm_to_mmpretrain.py first.')
+        raise KeyError(
+            f'teacher_ckpt {filename!r} does not match the teacher config: '
+            f'{len(missing)} missing keys {missing[:3]}, {len(unexpected)} '
+            f'unexpected keys {unexpected[:3]}, shape mismatches '
+            f'{mismatched[:3]} (a different num_classes?).{hint}')
+    teacher.load_state_dict(state_dict, strict=True)
+
+
+@MODELS.register_module()
+class FrozenTeacherDistill(SingleTeacherDistill):
+    """``SingleTeacherDistill`` with a teacher frozen for the whole run.
+
+    Unlike its parent, the teacher is kept entirely in eval mode (BatchNorm
+    statistics, dropout and drop-path off, not only BatchNorm), runs in
+    ``mode='tensor'`` under ``no_grad`` (no teacher task loss),
+    ``teacher_ckpt`` is loaded strictly, and checkpoints omit the teacher
+    unless ``save_teacher=True`` (resuming then keeps the teacher loaded from
+    ``teacher_ckpt``). Teacher recorders therefore see the modules of a
+    tensor-mode forward (backbone, neck, head; not ``head.loss_module``).
+
+    Args:
+        distiller (dict): Config of the distiller.
+        teacher (dict | BaseModel): Config of the teacher, or the model.
+        teacher_ckpt (str, optional): Local path of the teacher checkpoint.
+        gt_loss_weight (float): Weight of the student's own task loss
+            (w_gt). Defaults to 1.0.
+        save_teacher (bool): Whether checkpoints include the teacher.
+            Defaults to False.
+        **kwargs: Other arguments of ``SingleTeacherDistill``
+            (``architecture``, ``data_preprocessor``, ...).
+    """
+
+    def __init__(self,
+                 distiller: dict,
+                 teacher: Union[BaseModel, Dict],
+                 teacher_ckpt: Optional[str] = None,
+                 gt_loss_weight: float = 1.0,
+                 save_teacher: bool = False,
+                 **kwargs) -> None:
+        if kwargs.pop('teacher_trainable', False):
+            raise ValueError(
+                f'{type(self).__name__} keeps the teacher frozen: remove '
+                '`teacher_trainable` or use mmrazor SingleTeacherDistill.')
+        super().__init__(distiller, teacher, teacher_ckpt=None, **kwargs)
+        if teacher_ckpt:
+            load_teacher_checkpoint(self.teacher, teacher_ckpt)
+            self.teacher._is_init = True
+        self.teacher.eval()
+        self.gt_loss_weight = gt_loss_weight
+        self.save_teacher = save_teacher
+        self.register_state_dict_post_hook(_drop_teacher_state)
+        self.register_load_state_dict_pre_hook(_restore_teacher_state)
+
+    def train(self, mode: bool = True) -> 'FrozenTeacherDistill':
+        """Set train mode for everything but the teacher, always in eval."""
+        super().train(mode)
+        self.teacher.eval()
+        return self
+
+    def loss(self,
+             batch_inputs: torch.Tensor,
+             data_samples: Optional[List[BaseDataElement]] = None
+             ) -> LossResults:
+        """Teacher forward (recorded), student loss (recorded), then the
+        distillation losses of the distiller."""
+        self.distiller.set_deliveries_override(False)
+        with self.distiller.teacher_recorders, self.distiller.deliveries, \
+                torch.no_grad():
+            self.teacher(batch_inputs, data_samples, mode='tensor')
+        self.distiller.set_deliveries_override(True)
+        with self.distiller.student_recorders, self.distiller.deliveries:
+            student_losses = self.student(
+                batch_inputs, data_samples, mode='loss')
+        losses = dict()
+        if self.calculate_student_loss:
+            losses.update(
+                add_prefix({
+                    k: v * self.gt_loss_weight if 'loss' in k else v
+                    for k, v in student_losses.items()
+                }, 'student'))
+        if not self.distillation_stopped:
+            losses.update(
+                add_prefix(self.distiller.compute_distill_losses(),
+                           'distill'))
+        return losses

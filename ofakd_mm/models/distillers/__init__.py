@@ -1,0 +1,3 @@
+from .ofakd_distiller import OFAKDDistiller
+
+__all__ = ['OFAKDDistiller']

@@ -1,0 +1,3 @@
+from .ofakd_loss import OFAKDLoss
+
+__all__ = ['OFAKDLoss']

@@ -1,0 +1,93 @@
+from typing import Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmrazor.registry import MODELS
+
+
+@MODELS.register_module()
+class OFAKDLoss(nn.Module):
+    """Target-enhanced distillation loss of OFA-KD.
+
+    With ``p_T = softmax(z_T / tau)``, ``p_S = softmax(z_S / tau)`` and the
+    one-hot target ``y``, each class is weighted by ``(p_T + y) ** eps - y``
+    and the loss is the batch mean of ``-sum_c weight_c * log p_S,c``: the
+    target class gets ``(1 + p_T) ** eps - 1``, every other class
+    ``p_T ** eps``. ``eps = 1`` is plain KD cross-entropy (no ``tau ** 2``).
+    It is computed in float32 with ``log_softmax``, also under autocast.
+
+    Args:
+        eps (float): Target-enhancement exponent, > 0. Defaults to 1.0.
+        temperature (float): Softmax temperature, > 0. Defaults to 1.0.
+        loss_weight (float): Weight of the loss. Defaults to 1.0.
+    """
+
+    def __init__(self,
+                 eps: float = 1.0,
+                 temperature: float = 1.0,
+                 loss_weight: float = 1.0) -> None:
+        super().__init__()
+        if not eps > 0:
+            raise ValueError(f'OFAKDLoss eps must be > 0, got {eps}; the '
+                             'paper uses values in [1.0, 1.5].')
+        if not temperature > 0:
+            raise ValueError(
+                f'OFAKDLoss temperature must be > 0, got {temperature}; '
+                'the paper uses 1.0.')
+        self.eps = float(eps)
+        self.temperature = float(temperature)
+        self.loss_weight = loss_weight
+
+    def forward(self, preds_S: torch.Tensor, preds_T: torch.Tensor,
+                gt_labels: torch.Tensor) -> torch.Tensor:
+        """Compute the loss.
+
+        Args:
+            preds_S (Tensor): Student (or exit-branch) logits, (B, K).
+            preds_T (Tensor): Teacher logits, (B, K).
+            gt_labels (Tensor): Class indices (B,), or soft scores (B, K)
+                from label smoothing, mixup or cutmix (their argmax is the
+                target class).
+
+        Returns:
+            Tensor: The weighted scalar loss.
+        """
+        if preds_S.dim() != 2 or preds_S.shape != preds_T.shape:
+            raise ValueError(
+                'OFAKDLoss needs student and teacher logits of the same shape '
+                f'(B, num_classes), got {tuple(preds_S.shape)} and '
+                f'{tuple(preds_T.shape)}: check that both heads have the same '
+                'num_classes.')
+        target = self._target_index(gt_labels, preds_S)
+        with torch.autocast(device_type=preds_S.device.type, enabled=False):
+            log_p_s = F.log_softmax(preds_S.float() / self.temperature, dim=1)
+            p_t = F.softmax(
+                preds_T.detach().float() / self.temperature, dim=1)
+            one_hot = F.one_hot(target, preds_S.size(1)).to(p_t.dtype)
+            weight = (p_t + one_hot).pow(self.eps) - one_hot
+            loss = -(weight * log_p_s).sum(dim=1).mean()
+        return self.loss_weight * loss
+
+    @staticmethod
+    def _target_index(gt_labels: Union[torch.Tensor, list],
+                      preds: torch.Tensor) -> torch.Tensor:
+        """Return the (B,) int64 target class of hard or soft labels."""
+        batch, num_classes = preds.shape
+        labels = torch.as_tensor(gt_labels, device=preds.device)
+        if labels.dim() == 2:
+            if labels.shape != (batch, num_classes):
+                raise ValueError(
+                    f'OFAKDLoss got soft labels of shape {tuple(labels.shape)}'
+                    f' for logits of shape {(batch, num_classes)}.')
+            return labels.argmax(dim=1)
+        labels = labels.reshape(-1).long()
+        if labels.numel() != batch:
+            raise ValueError(f'OFAKDLoss got {labels.numel()} labels for a '
+                             f'batch of {batch} logits.')
+        if labels.numel() and (labels.min() < 0
+                               or labels.max() >= num_classes):
+            raise ValueError(
+                f'OFAKDLoss got a class index outside [0, {num_classes}): '
+                'the dataset has more classes than the heads.')
+        return labels
