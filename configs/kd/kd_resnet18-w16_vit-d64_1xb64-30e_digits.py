@@ -3,7 +3,7 @@
 _base_ = [
     '../_base_/models/digits_nets.py',
     '../_base_/datasets/digits_bs64.py',
-    '../_base_/schedules/digits_sgd_30e.py',
+    '../_base_/schedules/digits_adamw_30e.py',
     '../_base_/digits_runtime.py',
 ]
 # Train the teacher with configs/teachers/resnet18-w16_1xb64-30e_digits.py.

@@ -15,7 +15,8 @@ class OFAKDLoss(nn.Module):
     and the loss is the batch mean of ``-sum_c weight_c * log p_S,c``: the
     target class gets ``(1 + p_T) ** eps - 1``, every other class
     ``p_T ** eps``. ``eps = 1`` is plain KD cross-entropy (no ``tau ** 2``).
-    It is computed in float32 with ``log_softmax``, also under autocast.
+    It is computed with ``log_softmax`` in float32 (float64 inputs stay
+    float64), also under autocast.
 
     Args:
         eps (float): Target-enhancement exponent, > 0. Defaults to 1.0.
@@ -60,10 +61,13 @@ class OFAKDLoss(nn.Module):
                 f'{tuple(preds_T.shape)}: check that both heads have the same '
                 'num_classes.')
         target = self._target_index(gt_labels, preds_S)
+        # float32 at least: half-precision logits would overflow.
+        dtype = torch.promote_types(preds_S.dtype, torch.float32)
         with torch.autocast(device_type=preds_S.device.type, enabled=False):
-            log_p_s = F.log_softmax(preds_S.float() / self.temperature, dim=1)
+            log_p_s = F.log_softmax(
+                preds_S.to(dtype) / self.temperature, dim=1)
             p_t = F.softmax(
-                preds_T.detach().float() / self.temperature, dim=1)
+                preds_T.detach().to(dtype) / self.temperature, dim=1)
             one_hot = F.one_hot(target, preds_S.size(1)).to(p_t.dtype)
             weight = (p_t + one_hot).pow(self.eps) - one_hot
             loss = -(weight * log_p_s).sum(dim=1).mean()

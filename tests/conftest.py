@@ -1,0 +1,71 @@
+"""Helpers shared by the tests: configs shrunk to a few CPU iterations and a
+real (briefly trained) digits teacher checkpoint."""
+import os
+import os.path as osp
+import warnings
+from typing import Any, Dict
+
+import pytest
+
+import ofakd_mm  # noqa: F401  (compatibility layer before mmrazor)
+from mmengine.config import Config
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIG_DIR = osp.join(REPO_ROOT, 'configs')
+TEACHER_CFG = osp.join(CONFIG_DIR, 'teachers',
+                       'resnet18-w16_1xb64-30e_digits.py')
+OFA_DIGITS_CFG = osp.join(CONFIG_DIR, 'ofa',
+                          'ofa_resnet18-w16_vit-d64_1xb64-30e_digits.py')
+KD_DIGITS_CFG = osp.join(CONFIG_DIR, 'kd',
+                         'kd_resnet18-w16_vit-d64_1xb64-30e_digits.py')
+
+warnings.filterwarnings('ignore', category=UserWarning, module='mmcv')
+os.environ.setdefault('OMP_NUM_THREADS', '2')
+
+
+def small_config(path: str, work_dir: str, samples: int = 32,
+                 batch_size: int = 16, epochs: int = 2,
+                 **cfg_options: Any) -> Config:
+    """Load a digits config and shrink it to ``samples`` training images,
+    ``epochs`` epochs (a checkpoint and a validation every epoch).
+
+    Args:
+        path (str): Config file.
+        work_dir (str): Work dir of the run.
+        samples (int): Images kept in the train and val sets.
+        batch_size (int): Training batch size.
+        epochs (int): Number of epochs.
+        **cfg_options: Extra ``merge_from_dict`` overrides (dotted keys).
+
+    Returns:
+        Config: ready for ``Runner.from_cfg``.
+    """
+    cfg = Config.fromfile(path)
+    cfg.work_dir = work_dir
+    options: Dict[str, Any] = {
+        'train_dataloader.batch_size': batch_size,
+        'train_dataloader.dataset.indices': samples,
+        'val_dataloader.dataset.indices': samples,
+        'test_dataloader.dataset.indices': samples,
+        'train_cfg.max_epochs': epochs,
+        'train_cfg.val_interval': 1,
+        'default_hooks.checkpoint.interval': 1,
+        'default_hooks.checkpoint.max_keep_ckpts': -1,
+        'default_hooks.logger.interval': 1,
+        'param_scheduler': [dict(type='ConstantLR', factor=1.0)],
+        'log_level': 'WARNING',
+    }
+    options.update(cfg_options)
+    cfg.merge_from_dict(options)
+    return cfg
+
+
+@pytest.fixture(scope='session')
+def digits_teacher_ckpt(tmp_path_factory) -> str:
+    """A full mmengine checkpoint of the digits CNN teacher, written by a
+    real Runner after one short epoch."""
+    from mmengine.runner import Runner
+    work_dir = str(tmp_path_factory.mktemp('teacher'))
+    cfg = small_config(TEACHER_CFG, work_dir, epochs=1)
+    Runner.from_cfg(cfg).train()
+    return osp.join(work_dir, 'epoch_1.pth')
