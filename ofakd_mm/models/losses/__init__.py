@@ -1,3 +1,4 @@
+from .dkd_loss import BatchMeanDKDLoss
 from .ofakd_loss import OFAKDLoss
 
-__all__ = ['OFAKDLoss']
+__all__ = ['BatchMeanDKDLoss', 'OFAKDLoss']
