@@ -1,7 +1,9 @@
+import logging
 import os.path as osp
 from typing import Dict, List, Optional, Union
 
 import torch
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.runner.checkpoint import _load_checkpoint
 from mmengine.structures import BaseDataElement
@@ -114,6 +116,11 @@ class FrozenTeacherDistill(SingleTeacherDistill):
         if teacher_ckpt:
             load_teacher_checkpoint(self.teacher, teacher_ckpt)
             self.teacher._is_init = True
+        else:
+            print_log(
+                'No teacher_ckpt: the teacher keeps its initial weights, '
+                'which only makes sense for tests and benchmarks.',
+                logger='current', level=logging.WARNING)
         self.teacher.eval()
         self.gt_loss_weight = gt_loss_weight
         self.save_teacher = save_teacher
