@@ -1,0 +1,24 @@
+# DKD baseline (Zhao et al., CVPR 2022) with the DKD paper's ImageNet setting
+# (alpha 1, beta 0.5, temperature 1). The labels (hard, or soft scores under
+# mixup / cutmix) are read from the student's loss module.
+model = dict(
+    _scope_='mmrazor',
+    type='FrozenTeacherDistill',
+    gt_loss_weight=1.0,
+    distiller=dict(
+        type='ConfigurableDistiller',
+        student_recorders=dict(
+            logits=dict(type='ModuleOutputs', source='head'),
+            gt_labels=dict(type='ModuleInputs', source='head.loss_module')),
+        teacher_recorders=dict(
+            logits=dict(type='ModuleOutputs', source='head')),
+        distill_losses=dict(
+            loss_dkd=dict(
+                type='BatchMeanDKDLoss', tau=1.0, alpha=1.0, beta=0.5,
+                loss_weight=1.0)),
+        loss_forward_mappings=dict(
+            loss_dkd=dict(
+                preds_S=dict(from_student=True, recorder='logits'),
+                preds_T=dict(from_student=False, recorder='logits'),
+                gt_labels=dict(
+                    recorder='gt_labels', from_student=True, data_idx=1)))))
