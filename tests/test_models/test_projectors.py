@@ -102,6 +102,8 @@ def test_projector_shapes_and_parameter_counts(pair, size):
     x = torch.randn(2, 3, size, size)
     samples = [DataSample().set_gt_label(i) for i in (3, 7)]
     losses = algo(x, samples, mode='loss')
+    with algo.distiller.student_recorders:
+        algo.student(x, mode='tensor')
     for k in range(1, 5):
         record = algo.distiller.student_recorders.get_recorder(
             f'stage{k}').get_record_data()

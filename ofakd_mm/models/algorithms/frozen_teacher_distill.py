@@ -158,4 +158,10 @@ class FrozenTeacherDistill(SingleTeacherDistill):
             losses.update(
                 add_prefix(self.distiller.compute_distill_losses(),
                            'distill'))
+        # Records would otherwise keep this step's features alive until the
+        # recorders are entered again, during the next teacher forward.
+        for manager in (self.distiller.teacher_recorders,
+                        self.distiller.student_recorders):
+            for recorder in manager.recorders.values():
+                recorder.reset_data_buffer()
         return losses
