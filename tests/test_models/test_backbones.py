@@ -112,15 +112,18 @@ def test_resmlp_out_indices_and_custom_arch():
         embed_dims=32,
         num_layers=6,
         mlp_ratio=2,
-        layer_scale_init_value=0.1,
-        patch_size=8)
+        layer_scale_init_value=0.1)
     backbone = MODELS.build(
-        dict(type='ResMLP', arch=arch, img_size=32, out_indices=(1, -1)))
+        dict(type='ResMLP', arch=arch, img_size=32, patch_size=8,
+             out_indices=(1, -1)))
     backbone.init_weights()
     feats = backbone(torch.randn(2, 3, 32, 32))
     assert [f.shape for f in feats] == [(2, 32, 16), (2, 32, 16)]
     # Layer scales start at the arch's value (the paper's init).
     assert torch.all(backbone.layers[0].gamma1.weight == 0.1)
+    backbone = MODELS.build(
+        dict(type='ResMLP', arch=dict(arch, patch_size=4), img_size=32))
+    assert backbone.patch_resolution == (8, 8)
     # 24 blocks: stages after blocks 2, 4, 22 and 24.
     model = _classifier(
         dict(type='ResMLP', arch='s24', img_size=32),
@@ -134,6 +137,8 @@ def test_resmlp_out_indices_and_custom_arch():
 def test_resmlp_rejects_bad_args():
     with pytest.raises(KeyError, match='s12'):
         MODELS.build(dict(type='ResMLP', arch='s13'))
+    with pytest.raises(KeyError, match='embed_dims'):
+        MODELS.build(dict(type='ResMLP', arch=dict(embed_dims=8)))
     with pytest.raises(ValueError, match='out_indices'):
         MODELS.build(dict(type='ResMLP', arch='s12', out_indices=12))
     backbone = MODELS.build(dict(type='ResMLP', arch='s12', img_size=32))

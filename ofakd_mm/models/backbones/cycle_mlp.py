@@ -365,7 +365,7 @@ class CycleMLP(BaseBackbone):
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """Args:
-            x (Tensor): Images (B, 3, H, W), H and W multiples of 32.
+            x (Tensor): Images (B, 3, H, W), e.g. 224 x 224.
 
         Returns:
             tuple[Tensor]: (B, C_i, H / 2^(i+2), W / 2^(i+2)) per out index i.

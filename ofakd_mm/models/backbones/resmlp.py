@@ -111,7 +111,8 @@ class ResMLP(BaseBackbone):
             - **num_layers** (int): The number of ResMLP blocks.
             - **mlp_ratio** (float): Hidden width ratio of the channel MLP.
             - **layer_scale_init_value** (float): Initial layer scale.
-            - **patch_size** (int): The default patch size.
+            - **patch_size** (int, optional): The default patch size
+              (16 if absent).
 
             Defaults to 's12'.
         img_size (int | tuple): The input image shape. Defaults to 224.
@@ -170,6 +171,7 @@ class ResMLP(BaseBackbone):
                 'patch_size': 8,
             }),
     }
+    num_extra_tokens = 0  # no class token: all N tokens are patches
 
     def __init__(self,
                  arch: Union[str, dict] = 's12',
@@ -195,12 +197,15 @@ class ResMLP(BaseBackbone):
         else:
             essential_keys = {
                 'embed_dims', 'num_layers', 'mlp_ratio',
-                'layer_scale_init_value', 'patch_size'
+                'layer_scale_init_value'
             }
-            if not isinstance(arch, dict) or set(arch) != essential_keys:
+            if (not isinstance(arch, dict)
+                    or not essential_keys <= set(arch) <= essential_keys
+                    | {'patch_size'}):
                 raise KeyError(f'A custom ResMLP arch needs a dict with keys '
-                               f'{sorted(essential_keys)}, got {arch!r}.')
-            self.arch_settings = arch
+                               f'{sorted(essential_keys)} (and optionally '
+                               f"'patch_size'), got {arch!r}.")
+            self.arch_settings = {'patch_size': 16, **arch}
 
         self.embed_dims = self.arch_settings['embed_dims']
         self.num_layers = self.arch_settings['num_layers']
