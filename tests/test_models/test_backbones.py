@@ -211,6 +211,10 @@ def test_cycle_mlp_out_indices():
     feats = backbone(torch.randn(1, 3, 64, 64))
     assert [f.shape[1:] for f in feats] == [(8, 16, 16), (16, 8, 8),
                                             (24, 4, 4), (32, 2, 2)]
+    sum(f.square().sum() for f in feats).backward()
+    cycle_fc = backbone.stages[1].blocks[0].token_mix.sfc_w
+    assert cycle_fc.weight.grad is not None
+    assert cycle_fc.weight.grad.abs().sum() > 0
     with pytest.raises(KeyError, match='b3'):
         MODELS.build(dict(type='CycleMLP', arch='b6'))
 
