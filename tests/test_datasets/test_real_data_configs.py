@@ -1,0 +1,126 @@
+"""The real-data path of the CIFAR-100 and ImageNet configs, on tiny local
+copies of the two datasets in their official layouts."""
+import os
+import os.path as osp
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from mmengine.runner import Runner
+from mmpretrain.registry import MODELS
+from PIL import Image
+
+import ofakd_mm  # noqa: F401
+
+CONFIG_DIR = osp.join(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs')
+
+
+def write_tiny_cifar100(root: str, rng: np.random.Generator) -> dict:
+    """`cifar-100-python/{train,test,meta}` pickles as in the official
+    archive (uint8 rows of 3x32x32, `fine_labels`)."""
+    folder = osp.join(root, 'cifar-100-python')
+    os.makedirs(folder)
+    labels = {'train': [0, 99, 42, 7], 'test': [3, 98]}
+    for split, fine in labels.items():
+        entry = {
+            'filenames': [f'{split}_{i}.png' for i in range(len(fine))],
+            'batch_label': f'{split} batch',
+            'fine_labels': fine,
+            'coarse_labels': [f // 5 for f in fine],
+            'data': rng.integers(0, 256, (len(fine), 3 * 32 * 32),
+                                 dtype=np.uint8),
+        }
+        with open(osp.join(folder, split), 'wb') as f:
+            pickle.dump(entry, f)
+    with open(osp.join(folder, 'meta'), 'wb') as f:
+        pickle.dump({'fine_label_names': [f'c{i}' for i in range(100)],
+                     'coarse_label_names': [f'g{i}' for i in range(20)]}, f)
+    return labels
+
+
+def write_tiny_imagenet(root: str, rng: np.random.Generator) -> dict:
+    """`train/<wnid>/*.JPEG`, `val/*.JPEG` and `meta/{train,val}.txt` as
+    mmpretrain's ImageNet dataset reads them."""
+    labels = {'train': [0, 999, 1, 500], 'val': [2, 998]}
+    os.makedirs(osp.join(root, 'meta'))
+    for split, classes in labels.items():
+        lines = []
+        for i, label in enumerate(classes):
+            if split == 'train':
+                name = f'n{label:08d}/n{label:08d}_{i}.JPEG'
+            else:
+                name = f'ILSVRC2012_val_{i + 1:08d}.JPEG'
+            path = osp.join(root, split, name)
+            os.makedirs(osp.dirname(path), exist_ok=True)
+            size = (int(rng.integers(60, 120)), int(rng.integers(60, 120)))
+            pixels = rng.integers(0, 256, size + (3, ), dtype=np.uint8)
+            Image.fromarray(pixels).save(path, quality=90)
+            lines.append(f'{name} {label}')
+        with open(osp.join(root, 'meta', f'{split}.txt'), 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+    return labels
+
+
+def fetch_batches(cfg: Config, data_root: str) -> dict:
+    """Build the config's train and val dataloaders on `data_root` and pass
+    one batch of each through the config's data preprocessor."""
+    preprocessor = dict(cfg.data_preprocessor)
+    batches = {}
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        preprocessor = MODELS.build(preprocessor)
+        for name in ('train_dataloader', 'val_dataloader'):
+            loader_cfg = cfg[name]
+            loader_cfg.dataset.data_root = data_root
+            loader_cfg.batch_size = 2
+            loader_cfg.num_workers = 0
+            loader_cfg.persistent_workers = False
+            loader = Runner.build_dataloader(loader_cfg, seed=0)
+            # Training batches also get the config's mixup / cutmix.
+            data = preprocessor(next(iter(loader)),
+                                training=name == 'train_dataloader')
+            batches[name] = (loader.dataset, data)
+    return batches
+
+
+@pytest.mark.parametrize('config', [
+    'ofa/ofa_swin-t_resnet18_8xb128-300e_cifar100.py',
+    'ofa/ofa_convnext-t_deit-t_8xb128-300e_cifar100.py',
+])
+def test_cifar100_config_reads_local_files(config, tmp_path, monkeypatch):
+    labels = write_tiny_cifar100(str(tmp_path), np.random.default_rng(0))
+    # The tiny files cannot match the checksums of the official archive.
+    monkeypatch.setattr('mmpretrain.datasets.cifar.check_md5',
+                        lambda path, md5: True)
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, config))
+    batches = fetch_batches(cfg, str(tmp_path))
+    for name, split in (('train_dataloader', 'train'),
+                        ('val_dataloader', 'test')):
+        dataset, data = batches[name]
+        assert len(dataset) == len(labels[split])
+        assert len(dataset.metainfo['classes']) == 100
+        assert data['inputs'].shape == (2, 3, 224, 224)
+        assert data['inputs'].dtype == torch.float32
+        got = sorted(int(s.gt_label) for s in data['data_samples'])
+        assert set(got) <= set(labels[split])
+
+
+@pytest.mark.parametrize('config', [
+    'ofa/ofa_deit-t_resnet18_8xb64-100e_in1k.py',
+    'ofa/ofa_resnet50_deit-t_8xb128-300e_in1k.py',
+])
+def test_imagenet_config_reads_local_files(config, tmp_path):
+    labels = write_tiny_imagenet(str(tmp_path), np.random.default_rng(0))
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, config))
+    batches = fetch_batches(cfg, str(tmp_path))
+    for name, split in (('train_dataloader', 'train'),
+                        ('val_dataloader', 'val')):
+        dataset, data = batches[name]
+        assert len(dataset) == len(labels[split])
+        assert len(dataset.metainfo['classes']) == 1000
+        assert data['inputs'].shape == (2, 3, 224, 224)
+        got = sorted(int(s.gt_label) for s in data['data_samples'])
+        assert set(got) <= set(labels[split])
