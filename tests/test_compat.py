@@ -6,7 +6,6 @@ import sys
 import pytest
 import torch
 
-import ofakd_mm
 from ofakd_mm import compat
 
 
@@ -63,7 +62,9 @@ def full_checkpoint(path):
         {
             'meta': {'epoch': 1},
             'state_dict': torch.nn.Linear(2, 2).state_dict(),
-            'message_hub': {'log_scalars': {'loss': HistoryBuffer([1.0], [1])}},
+            'message_hub': {
+                'log_scalars': {'loss': HistoryBuffer([1.0], [1])}
+            },
         }, path)
 
 

@@ -296,7 +296,5 @@ def test_swin_nano_stages():
         assert model(x, mode='tensor').shape == (1, 10)
     stages = _stage_outputs(model, x)
     # Swin stages return (tokens, hw) before their patch merging.
-    assert [tuple(s[0].shape) for s in stages] == [(1, 3136, 64),
-                                                    (1, 784, 128),
-                                                    (1, 196, 256),
-                                                    (1, 49, 512)]
+    expected = [(1, 3136, 64), (1, 784, 128), (1, 196, 256), (1, 49, 512)]
+    assert [tuple(s[0].shape) for s in stages] == expected

@@ -33,8 +33,8 @@ def test_configurable_config_is_the_same_method():
     plain.train()
     x = torch.randn(4, 3, 32, 32)
     samples = [DataSample().set_gt_label(i) for i in (0, 3, 5, 9)]
-    expected, got = ofa(x, samples, mode='loss'), plain(x, samples,
-                                                          mode='loss')
+    expected = ofa(x, samples, mode='loss')
+    got = plain(x, samples, mode='loss')
     for key, value in got.items():
         assert torch.allclose(value, expected[key], atol=1e-6), key
     assert set(got) == {k for k in expected if 'top1' not in k}

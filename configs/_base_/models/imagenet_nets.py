@@ -128,7 +128,9 @@ mixer_b16 = dict(
     type='ImageClassifier',
     backbone=dict(
         type='MlpMixer', arch='b', img_size=224, patch_size=16,
-        drop_rate=0.1),
+        drop_rate=0.1,
+        # timm's Mixer (the source of the converted teachers) uses eps 1e-6
+        norm_cfg=dict(type='LN', eps=1e-6)),
     neck=dict(type='GlobalAveragePooling', dim=1),
     head=dict(
         type='LinearClsHead', num_classes=1000, in_channels=768,

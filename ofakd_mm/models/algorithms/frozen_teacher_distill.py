@@ -17,7 +17,8 @@ from torch import nn
 def _drop_teacher_state(module: nn.Module, state_dict: Dict, prefix: str,
                         local_metadata: Dict) -> None:
     if not module.save_teacher:
-        for key in [k for k in state_dict if k.startswith(prefix + 'teacher.')]:
+        teacher_prefix = prefix + 'teacher.'
+        for key in [k for k in state_dict if k.startswith(teacher_prefix)]:
             del state_dict[key]
 
 

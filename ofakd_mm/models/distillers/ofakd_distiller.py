@@ -8,6 +8,7 @@ from mmrazor.registry import MODELS, TASK_UTILS
 from torch import nn
 
 from ..losses import OFAKDLoss
+from ..losses.utils import target_class_index
 from ..utils import resolve_stage_sources
 
 InputSize = Union[int, Sequence[int]]
@@ -292,8 +293,8 @@ class OFAKDDistiller(ConfigurableDistiller):
             losses[loss_name] = loss_module(**kwargs)
             if isinstance(loss_module, OFAKDLoss):
                 with torch.no_grad():
-                    target = loss_module._target_index(
-                        kwargs['gt_labels'], kwargs['preds_S'])
+                    target = target_class_index(kwargs['gt_labels'],
+                                                kwargs['preds_S'])
                     correct = kwargs['preds_S'].argmax(dim=1) == target
                     branch = loss_name.split('loss_', 1)[-1]
                     branch = branch[4:] if branch.startswith('ofa_') \

@@ -5,6 +5,8 @@ import torch.nn.functional as F
 from mmrazor.models.losses import DKDLoss
 from mmrazor.registry import MODELS
 
+from .utils import target_class_index
+
 
 @MODELS.register_module()
 class BatchMeanDKDLoss(DKDLoss):
@@ -59,7 +61,7 @@ class BatchMeanDKDLoss(DKDLoss):
                 f'same shape (B, num_classes), got {tuple(preds_S.shape)} '
                 f'and {tuple(preds_T.shape)}: check that both heads have the '
                 'same num_classes.')
-        target = self._target_index(gt_labels, preds_S)
+        target = target_class_index(gt_labels, preds_S, 'BatchMeanDKDLoss')
         return super().forward(preds_S.float(), preds_T.detach().float(),
                                target)
 
@@ -69,28 +71,3 @@ class BatchMeanDKDLoss(DKDLoss):
         ``tau ** 2``."""
         kl = F.kl_div(preds_S, preds_T, reduction='sum')
         return kl * self.tau**2 / preds_S.size(0)
-
-    @staticmethod
-    def _target_index(gt_labels: Union[torch.Tensor, list],
-                      preds: torch.Tensor) -> torch.Tensor:
-        """Return the (B,) int64 target class of hard or soft labels."""
-        batch, num_classes = preds.shape
-        labels = torch.as_tensor(gt_labels, device=preds.device)
-        if labels.dim() == 2 and labels.shape[1] != 1:
-            if labels.shape != (batch, num_classes):
-                raise ValueError(
-                    f'BatchMeanDKDLoss got soft labels of shape '
-                    f'{tuple(labels.shape)} for logits of shape '
-                    f'{(batch, num_classes)}.')
-            return labels.argmax(dim=1)
-        labels = labels.reshape(-1).long()
-        if labels.numel() != batch:
-            raise ValueError(f'BatchMeanDKDLoss got {labels.numel()} labels '
-                             f'for a batch of {batch} logits.')
-        if labels.numel() and (labels.min() < 0
-                               or labels.max() >= num_classes):
-            raise ValueError(
-                f'BatchMeanDKDLoss got a class index outside '
-                f'[0, {num_classes}): the dataset has more classes than the '
-                'heads.')
-        return labels

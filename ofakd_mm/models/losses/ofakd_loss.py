@@ -1,9 +1,9 @@
-from typing import Union
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmrazor.registry import MODELS
+
+from .utils import target_class_index
 
 
 @MODELS.register_module()
@@ -60,7 +60,7 @@ class OFAKDLoss(nn.Module):
                 f'(B, num_classes), got {tuple(preds_S.shape)} and '
                 f'{tuple(preds_T.shape)}: check that both heads have the same '
                 'num_classes.')
-        target = self._target_index(gt_labels, preds_S)
+        target = target_class_index(gt_labels, preds_S, 'OFAKDLoss')
         # float32 at least: half-precision logits would overflow.
         dtype = torch.promote_types(preds_S.dtype, torch.float32)
         with torch.autocast(device_type=preds_S.device.type, enabled=False):
@@ -72,26 +72,3 @@ class OFAKDLoss(nn.Module):
             weight = (p_t + one_hot).pow(self.eps) - one_hot
             loss = -(weight * log_p_s).sum(dim=1).mean()
         return self.loss_weight * loss
-
-    @staticmethod
-    def _target_index(gt_labels: Union[torch.Tensor, list],
-                      preds: torch.Tensor) -> torch.Tensor:
-        """Return the (B,) int64 target class of hard or soft labels."""
-        batch, num_classes = preds.shape
-        labels = torch.as_tensor(gt_labels, device=preds.device)
-        if labels.dim() == 2:
-            if labels.shape != (batch, num_classes):
-                raise ValueError(
-                    f'OFAKDLoss got soft labels of shape {tuple(labels.shape)}'
-                    f' for logits of shape {(batch, num_classes)}.')
-            return labels.argmax(dim=1)
-        labels = labels.reshape(-1).long()
-        if labels.numel() != batch:
-            raise ValueError(f'OFAKDLoss got {labels.numel()} labels for a '
-                             f'batch of {batch} logits.')
-        if labels.numel() and (labels.min() < 0
-                               or labels.max() >= num_classes):
-            raise ValueError(
-                f'OFAKDLoss got a class index outside [0, {num_classes}): '
-                'the dataset has more classes than the heads.')
-        return labels

@@ -1,0 +1,37 @@
+from typing import Union
+
+import torch
+
+
+def target_class_index(gt_labels: Union[torch.Tensor, list],
+                       preds: torch.Tensor,
+                       loss_name: str = 'The loss') -> torch.Tensor:
+    """The (B,) int64 target class of hard or soft labels.
+
+    Args:
+        gt_labels (Tensor | list): Class indices (B,) (or (B, 1)), or soft
+            scores (B, K) from label smoothing, mixup or cutmix, whose argmax
+            is the target.
+        preds (Tensor): The (B, K) logits the labels belong to.
+        loss_name (str): Named in error messages.
+
+    Returns:
+        Tensor: (B,) class indices on the device of ``preds``.
+    """
+    batch, num_classes = preds.shape
+    labels = torch.as_tensor(gt_labels, device=preds.device)
+    if labels.dim() == 2 and labels.shape[1] != 1:
+        if labels.shape != (batch, num_classes):
+            raise ValueError(
+                f'{loss_name} got soft labels of shape {tuple(labels.shape)} '
+                f'for logits of shape {(batch, num_classes)}.')
+        return labels.argmax(dim=1)
+    labels = labels.reshape(-1).long()
+    if labels.numel() != batch:
+        raise ValueError(f'{loss_name} got {labels.numel()} labels for a '
+                         f'batch of {batch} logits.')
+    if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(
+            f'{loss_name} got a class index outside [0, {num_classes}): the '
+            'dataset has more classes than the heads.')
+    return labels
