@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from mmrazor.models.losses import DKDLoss
 from mmrazor.registry import MODELS
 
-from .utils import target_class_index
+from .utils import check_logit_pair, target_class_index
 
 
 @MODELS.register_module()
@@ -55,12 +55,7 @@ class BatchMeanDKDLoss(DKDLoss):
         Returns:
             Tensor: The weighted scalar loss.
         """
-        if preds_S.dim() != 2 or preds_S.shape != preds_T.shape:
-            raise ValueError(
-                'BatchMeanDKDLoss needs student and teacher logits of the '
-                f'same shape (B, num_classes), got {tuple(preds_S.shape)} '
-                f'and {tuple(preds_T.shape)}: check that both heads have the '
-                'same num_classes.')
+        check_logit_pair(preds_S, preds_T, 'BatchMeanDKDLoss')
         target = target_class_index(gt_labels, preds_S, 'BatchMeanDKDLoss')
         return super().forward(preds_S.float(), preds_T.detach().float(),
                                target)

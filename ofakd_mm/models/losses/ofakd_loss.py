@@ -3,7 +3,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmrazor.registry import MODELS
 
-from .utils import target_class_index
+from .utils import check_logit_pair, target_class_index
 
 
 @MODELS.register_module()
@@ -54,12 +54,7 @@ class OFAKDLoss(nn.Module):
         Returns:
             Tensor: The weighted scalar loss.
         """
-        if preds_S.dim() != 2 or preds_S.shape != preds_T.shape:
-            raise ValueError(
-                'OFAKDLoss needs student and teacher logits of the same shape '
-                f'(B, num_classes), got {tuple(preds_S.shape)} and '
-                f'{tuple(preds_T.shape)}: check that both heads have the same '
-                'num_classes.')
+        check_logit_pair(preds_S, preds_T, 'OFAKDLoss')
         target = target_class_index(gt_labels, preds_S, 'OFAKDLoss')
         # float32 at least: half-precision logits would overflow.
         dtype = torch.promote_types(preds_S.dtype, torch.float32)

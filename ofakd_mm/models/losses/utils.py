@@ -35,3 +35,15 @@ def target_class_index(gt_labels: Union[torch.Tensor, list],
             f'{loss_name} got a class index outside [0, {num_classes}): the '
             'dataset has more classes than the heads.')
     return labels
+
+
+def check_logit_pair(preds_S: torch.Tensor, preds_T: torch.Tensor,
+                     loss_name: str = 'The loss') -> None:
+    """Raise a clear error unless student and teacher logits are both
+    (B, K) with the same K."""
+    if preds_S.dim() != 2 or preds_S.shape != preds_T.shape:
+        raise ValueError(
+            f'{loss_name} needs student and teacher logits of the same shape '
+            f'(B, num_classes), got {tuple(preds_S.shape)} and '
+            f'{tuple(preds_T.shape)}: check that both heads have the same '
+            'num_classes.')
