@@ -1,0 +1,45 @@
+"""tools/analysis/benchmark.py on a small digits OFA-KD config: the JSON a
+user compares runs with (no timing assertions)."""
+import importlib.util
+import json
+import os.path as osp
+
+from mmengine.config import Config
+
+from conftest import CONFIG_DIR, REPO_ROOT
+
+OFA_QUICKSTART_CFG = osp.join(CONFIG_DIR, 'quickstart',
+                              'ofa_resnet18-w16_vit-d64_1xb64-15e_digits16.py')
+KD_QUICKSTART_CFG = osp.join(CONFIG_DIR, 'quickstart',
+                             'kd_resnet18-w16_mixer-d64_1xb64-15e_digits16.py')
+
+
+def load_benchmark():
+    spec = importlib.util.spec_from_file_location(
+        'benchmark', osp.join(REPO_ROOT, 'tools', 'analysis',
+                              'benchmark.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_writes_json(tmp_path, capsys):
+    bm = load_benchmark()
+    out = tmp_path / 'bench.json'
+    bm.main([OFA_QUICKSTART_CFG, '--batch-size', '4', '--iters', '2',
+             '--warmup', '1', '--json', str(out)])
+    with open(out) as f:
+        result = json.load(f)
+    for key in ('student_s', 'teacher_s', 'distill_s', 'overhead_ratio'):
+        assert isinstance(result[key], float) and result[key] > 0
+    assert set(result['peak_mem_mb']) == {'student', 'teacher', 'distill'}
+    assert all(v >= 0 for v in result['peak_mem_mb'].values())
+    assert result['input_size'] == [16, 16]
+    assert result['batch_size'] == 4
+    assert 'overhead ratio' in capsys.readouterr().out
+
+
+def test_input_size_from_the_train_pipeline():
+    bm = load_benchmark()
+    # A KD config has no input_size: the pipeline's crop decides.
+    assert bm.infer_input_size(Config.fromfile(KD_QUICKSTART_CFG)) == (16, 16)
