@@ -413,7 +413,7 @@ def run_quickstart(args: argparse.Namespace) -> Dict[str, Any]:
         teacher['cached'] = True
         note = 'cached, config unchanged'
     say(f'teacher ResNet18-w16: val {teacher["val_top1"]:.2f}, '
-              f'test {teacher["test_top1"]:.2f} ({note})')
+        f'test {teacher["test_top1"]:.2f} ({note})')
 
     results: Dict[Tuple[str, str], List[Dict[str, Any]]] = {}
     for student, variant, seed, cfg in jobs:

@@ -5,6 +5,7 @@ import copy
 import pytest
 import torch
 from mmengine.config import Config
+from mmpretrain.structures import DataSample
 from mmrazor.registry import MODELS
 
 from ofakd_mm.models.connectors import OFAKDTokenProjector
@@ -160,3 +161,24 @@ def test_teacher_stays_in_eval_mode_with_drop_path(base_model_cfg):
     with torch.no_grad():
         assert not torch.equal(algo.teacher(x, mode='tensor'),
                                algo.teacher(x, mode='tensor'))
+
+
+def test_channels_last_gives_the_same_losses(base_model_cfg):
+    # CNN student <- ViT teacher: the conv weights change memory format.
+    swapped = dict(architecture=base_model_cfg['teacher'],
+                   teacher=base_model_cfg['architecture'])
+    torch.manual_seed(0)
+    plain = build(base_model_cfg, **swapped)
+    fast = build(base_model_cfg, channels_last=True, **swapped)
+    fast.load_state_dict(plain.state_dict())
+    fast.teacher.load_state_dict(plain.teacher.state_dict())
+    conv = fast.distiller.connectors['stage1'].downsample[0][1]
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    plain.train()
+    fast.train()
+    x = torch.randn(4, 3, 32, 32)
+    samples = [DataSample().set_gt_label(i) for i in (1, 2, 3, 4)]
+    expected = plain(x, samples, mode='loss')
+    got = fast(x, samples, mode='loss')
+    for key, value in expected.items():
+        assert torch.allclose(got[key], value, atol=1e-4), key

@@ -98,6 +98,9 @@ class FrozenTeacherDistill(SingleTeacherDistill):
             (w_gt). Defaults to 1.0.
         save_teacher (bool): Whether checkpoints include the teacher.
             Defaults to False.
+        channels_last (bool): Run models and inputs in channels-last memory
+            format (faster convolutions on recent GPUs and CPUs). Defaults
+            to False.
         **kwargs: Other arguments of ``SingleTeacherDistill``
             (``architecture``, ``data_preprocessor``, ...).
     """
@@ -108,6 +111,7 @@ class FrozenTeacherDistill(SingleTeacherDistill):
                  teacher_ckpt: Optional[str] = None,
                  gt_loss_weight: float = 1.0,
                  save_teacher: bool = False,
+                 channels_last: bool = False,
                  **kwargs) -> None:
         if kwargs.pop('teacher_trainable', False):
             raise ValueError(
@@ -125,8 +129,16 @@ class FrozenTeacherDistill(SingleTeacherDistill):
         self.teacher.eval()
         self.gt_loss_weight = gt_loss_weight
         self.save_teacher = save_teacher
+        self.channels_last = channels_last
+        self.to_memory_format()
         self.register_state_dict_post_hook(_drop_teacher_state)
         self.register_load_state_dict_pre_hook(_restore_teacher_state)
+
+    def to_memory_format(self) -> None:
+        """Move every 4-D parameter to channels-last if asked to (call again
+        after adding modules)."""
+        if self.channels_last:
+            self.to(memory_format=torch.channels_last)
 
     def train(self, mode: bool = True) -> 'FrozenTeacherDistill':
         """Set train mode for everything but the teacher, always in eval."""
@@ -140,6 +152,9 @@ class FrozenTeacherDistill(SingleTeacherDistill):
              ) -> LossResults:
         """Teacher forward (recorded), student loss (recorded), then the
         distillation losses of the distiller."""
+        if self.channels_last:
+            batch_inputs = batch_inputs.contiguous(
+                memory_format=torch.channels_last)
         self.distiller.set_deliveries_override(False)
         with self.distiller.teacher_recorders, self.distiller.deliveries, \
                 torch.no_grad():

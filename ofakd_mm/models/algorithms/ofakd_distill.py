@@ -37,3 +37,4 @@ class OFAKDDistill(FrozenTeacherDistill):
         self.input_size = input_size
         self.distiller.build_projectors(self.student, self.teacher,
                                         input_size)
+        self.to_memory_format()
