@@ -4,8 +4,13 @@ Importing the package applies :mod:`ofakd_mm.compat` (before mmrazor is
 imported) and registers every component, so a config only needs
 ``custom_imports = dict(imports=['ofakd_mm'], allow_failed_imports=False)``.
 """
+import warnings
+
 from . import compat
 
+# mmcv-lite has no compiled ops; nothing here uses the one it warns about.
+warnings.filterwarnings(
+    'ignore', message='Fail to import ``MultiScaleDeformableAttention``')
 compat.apply()
 
 from . import datasets, models  # noqa: E402,F401
