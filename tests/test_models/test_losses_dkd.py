@@ -36,8 +36,8 @@ def test_dkd_matches_formula_and_is_a_batch_mean(tau, alpha, beta):
     z_s, z_t = torch.randn(6, 10) * 3, torch.randn(6, 10) * 3
     labels = torch.tensor([0, 3, 9, 3, 5, 1])
     loss = MODELS.build(
-        dict(type='BatchMeanDKDLoss', tau=tau, alpha=alpha, beta=beta,
-             loss_weight=2.0))
+        dict(_scope_='mmrazor', type='BatchMeanDKDLoss', tau=tau,
+             alpha=alpha, beta=beta, loss_weight=2.0))
     expected = sum(
         reference_dkd(z_s[i].tolist(), z_t[i].tolist(), int(labels[i]), tau,
                       alpha, beta) for i in range(6)) / 6
@@ -56,7 +56,7 @@ def test_dkd_soft_labels_use_their_argmax():
     soft = torch.full((4, 5), 0.0)
     soft[torch.arange(4), hard] = 0.6
     soft[torch.arange(4), (hard + 1) % 5] = 0.4
-    loss = MODELS.build(dict(type='BatchMeanDKDLoss'))
+    loss = MODELS.build(dict(_scope_='mmrazor', type='BatchMeanDKDLoss'))
     assert torch.allclose(loss(z_s, z_t, soft), loss(z_s, z_t, hard))
     z_s.requires_grad_(True)
     loss(z_s, z_t, soft).backward()
@@ -64,10 +64,10 @@ def test_dkd_soft_labels_use_their_argmax():
 
 
 def test_dkd_rejects_bad_inputs():
-    loss = MODELS.build(dict(type='BatchMeanDKDLoss'))
+    loss = MODELS.build(dict(_scope_='mmrazor', type='BatchMeanDKDLoss'))
     with pytest.raises(ValueError, match='same shape'):
         loss(torch.randn(2, 5), torch.randn(2, 6), torch.tensor([0, 1]))
     with pytest.raises(ValueError, match='class index'):
         loss(torch.randn(2, 5), torch.randn(2, 5), torch.tensor([0, 5]))
     with pytest.raises(ValueError, match='tau'):
-        MODELS.build(dict(type='BatchMeanDKDLoss', tau=0))
+        MODELS.build(dict(_scope_='mmrazor', type='BatchMeanDKDLoss', tau=0))

@@ -80,7 +80,7 @@ def test_projector_shapes_and_parameter_counts(pair, size):
     student, teacher = pair
     stages, d_s, d_t = PAIRS[pair]
     algo = MODELS.build(
-        dict(type='OFAKDDistill',
+        dict(_scope_='mmrazor', type='OFAKDDistill',
              architecture=classifier(MODEL_CFGS[student], size),
              teacher=classifier(MODEL_CFGS[teacher], size),
              input_size=size,
