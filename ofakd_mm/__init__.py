@@ -6,11 +6,14 @@ imported) and registers every component, so a config only needs
 """
 import warnings
 
-from . import compat
-
-# mmcv-lite has no compiled ops; nothing here uses the one it warns about.
+# mmcv-lite has no compiled ops (nothing here uses the one it warns about);
+# mmengine still imports pkg_resources, which setuptools<81 provides.
 warnings.filterwarnings(
     'ignore', message='Fail to import ``MultiScaleDeformableAttention``')
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
+
+from . import compat  # noqa: E402
+
 compat.apply()
 
 from . import datasets, models  # noqa: E402,F401
