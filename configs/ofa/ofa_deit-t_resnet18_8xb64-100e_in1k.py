@@ -1,6 +1,6 @@
 _base_ = [
     '../_base_/recipes/in1k_cnn_8xb64-100e.py',
-    '../_base_/algorithms/ofa_in1k.py',
+    '../_base_/algorithms/ofa.py',
 ]
 # See configs/teachers/deit-t_in1k.py.
 teacher_ckpt = 'checkpoints/deit-t_in1k.pth'

@@ -4,22 +4,13 @@ _base_ = [
     '../_base_/datasets/digits_bs64.py',
     '../_base_/schedules/digits_adamw_30e.py',
     '../_base_/digits_runtime.py',
+    '../_base_/algorithms/ofa.py',
 ]
 # Train the teacher with configs/teachers/resnet18-w16_1xb64-30e_digits.py.
 teacher_ckpt = 'work_dirs/resnet18-w16_1xb64-30e_digits/epoch_30.pth'
 
 model = dict(
-    _scope_='mmrazor',
-    type='OFAKDDistill',
     architecture=_base_.vit_d64,
     teacher=_base_.resnet18_w16,
     teacher_ckpt=teacher_ckpt,
-    input_size=32,
-    gt_loss_weight=1.0,
-    distiller=dict(
-        type='OFAKDDistiller',
-        stages=(1, 2, 3, 4),
-        eps=1.0,
-        temperature=1.0,
-        kd_loss_weight=1.0,
-        ofa_loss_weight=1.0))
+    input_size=32)

@@ -4,26 +4,14 @@
 _base_ = [
     '../_base_/models/digits_nets.py',
     '_base_/digits16_adamw_15e.py',
+    '../_base_/algorithms/kd.py',
 ]
 # Written by tools/quickstart.py (or train
 # configs/quickstart/resnet18-w16_1xb64-20e_digits16.py).
 teacher_ckpt = 'work_dirs/quickstart/teacher/epoch_20.pth'
 
 model = dict(
-    _scope_='mmrazor',
-    type='FrozenTeacherDistill',
     architecture=_base_.mixer_d64_16px,
     teacher=_base_.resnet18_w16,
     teacher_ckpt=teacher_ckpt,
-    distiller=dict(
-        type='ConfigurableDistiller',
-        student_recorders=dict(
-            logits=dict(type='ModuleOutputs', source='head')),
-        teacher_recorders=dict(
-            logits=dict(type='ModuleOutputs', source='head')),
-        distill_losses=dict(
-            loss_kl=dict(type='KLDivergence', tau=4, loss_weight=1.0)),
-        loss_forward_mappings=dict(
-            loss_kl=dict(
-                preds_S=dict(from_student=True, recorder='logits'),
-                preds_T=dict(from_student=False, recorder='logits')))))
+    distiller=dict(distill_losses=dict(loss_kl=dict(tau=4))))

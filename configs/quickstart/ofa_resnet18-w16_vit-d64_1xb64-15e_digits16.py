@@ -3,23 +3,14 @@
 _base_ = [
     '../_base_/models/digits_nets.py',
     '_base_/digits16_adamw_15e.py',
+    '../_base_/algorithms/ofa.py',
 ]
 # Written by tools/quickstart.py (or train
 # configs/quickstart/resnet18-w16_1xb64-20e_digits16.py).
 teacher_ckpt = 'work_dirs/quickstart/teacher/epoch_20.pth'
 
 model = dict(
-    _scope_='mmrazor',
-    type='OFAKDDistill',
     architecture=_base_.vit_d64_16px,
     teacher=_base_.resnet18_w16,
     teacher_ckpt=teacher_ckpt,
-    input_size=16,
-    gt_loss_weight=1.0,
-    distiller=dict(
-        type='OFAKDDistiller',
-        stages=(1, 2, 3, 4),
-        eps=1.0,
-        temperature=1.0,
-        kd_loss_weight=1.0,
-        ofa_loss_weight=1.0))
+    input_size=16)

@@ -1,4 +1,4 @@
 # OFA-KD on CIFAR-100: the authors' runs weight each exit branch by 0.1.
-_base_ = './ofa_in1k.py'
+_base_ = './ofa.py'
 
 model = dict(distiller=dict(ofa_loss_weight=0.1))
