@@ -45,29 +45,6 @@ mixer_d64 = dict(
 # The same ViT and MLP-Mixer for 16 px inputs (the quickstart: the digits are
 # 8x8 originals): patch 4 gives a 4x4 grid, 16 patch tokens (+ class token),
 # which trains ~3x faster on CPU than the 8x8 grid of the 32 px models.
-vit_d64_16px = dict(
-    _scope_='mmpretrain',
-    type='ImageClassifier',
-    backbone=dict(
-        type='VisionTransformer',
-        arch=dict(embed_dims=64, num_layers=12, num_heads=4,
-                  feedforward_channels=128),
-        img_size=16, patch_size=4, drop_path_rate=0.0),
-    neck=None,
-    head=dict(
-        type='VisionTransformerClsHead', num_classes=10, in_channels=64,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        init_cfg=[dict(type='TruncNormal', layer='Linear', std=.02)]))
-
+vit_d64_16px = dict(vit_d64, backbone=dict(vit_d64['backbone'], img_size=16))
 mixer_d64_16px = dict(
-    _scope_='mmpretrain',
-    type='ImageClassifier',
-    backbone=dict(
-        type='MlpMixer',
-        arch=dict(embed_dims=64, num_layers=12, tokens_mlp_dims=32,
-                  channels_mlp_dims=128),
-        img_size=16, patch_size=4, drop_path_rate=0.0),
-    neck=dict(type='GlobalAveragePooling', dim=1),
-    head=dict(
-        type='LinearClsHead', num_classes=10, in_channels=64,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
+    mixer_d64, backbone=dict(mixer_d64['backbone'], img_size=16))
