@@ -13,6 +13,8 @@ from mmrazor.models.utils import add_prefix
 from mmrazor.registry import MODELS
 from torch import nn
 
+from ...utils.config import resolve_model_cfg
+
 
 def _drop_teacher_state(module: nn.Module, state_dict: Dict, prefix: str,
                         local_metadata: Dict) -> None:
@@ -92,7 +94,10 @@ class FrozenTeacherDistill(SingleTeacherDistill):
 
     Args:
         distiller (dict): Config of the distiller.
-        teacher (dict | BaseModel): Config of the teacher, or the model.
+        teacher (dict | BaseModel): Config of the teacher, or the model. A
+            config (as ``architecture``, the student) may be a reference
+            ``dict(cfg_path='ofakd_mm::_base_/models/...', **overrides)``,
+            resolved by :func:`ofakd_mm.utils.resolve_model_cfg`.
         teacher_ckpt (str, optional): Local path of the teacher checkpoint.
         gt_loss_weight (float): Weight of the student's own task loss
             (w_gt). Defaults to 1.0.
@@ -117,7 +122,10 @@ class FrozenTeacherDistill(SingleTeacherDistill):
             raise ValueError(
                 f'{type(self).__name__} keeps the teacher frozen: remove '
                 '`teacher_trainable` or use mmrazor SingleTeacherDistill.')
-        super().__init__(distiller, teacher, teacher_ckpt=None, **kwargs)
+        if 'architecture' in kwargs:
+            kwargs['architecture'] = resolve_model_cfg(kwargs['architecture'])
+        super().__init__(
+            distiller, resolve_model_cfg(teacher), teacher_ckpt=None, **kwargs)
         if teacher_ckpt:
             load_teacher_checkpoint(self.teacher, teacher_ckpt)
             self.teacher._is_init = True
