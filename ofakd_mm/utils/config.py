@@ -77,8 +77,9 @@ def resolve_model_cfg(cfg: Any) -> Any:
     The referenced file's ``model`` is taken, with the file's top-level
     ``data_preprocessor`` normalisation (mean, std, channel order) moved into
     it when it has none, as ``mmengine.hub.get_model`` does, so that a teacher
-    keeps the normalisation its weights expect, and ``_scope_`` set to the file's ``default_scope`` (or
-    ``mmpretrain``); then ``overrides`` are merged in.
+    keeps the normalisation its weights expect, and ``_scope_`` set to the
+    file's ``default_scope`` (or ``mmpretrain``); then ``overrides`` are
+    merged in.
 
     Args:
         cfg (dict | Any): A model config, possibly a reference.

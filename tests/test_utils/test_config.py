@@ -2,8 +2,8 @@
 import os.path as osp
 
 import pytest
-
 from mmrazor.registry import MODELS
+
 from ofakd_mm.utils import config_file, resolve_model_cfg
 
 MODEL_FILE = '''
