@@ -6,17 +6,21 @@ imported) and registers every component, so a config only needs
 """
 import warnings
 
-# mmcv-lite has no compiled ops (nothing here uses the one it warns about);
-# mmengine still imports pkg_resources, which setuptools<81 provides.
-warnings.filterwarnings(
-    'ignore', message='Fail to import ``MultiScaleDeformableAttention``')
-warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
+with warnings.catch_warnings():
+    # Two warnings of the stack's own imports, silenced while this package
+    # imports it (the filters are restored afterwards): mmcv-lite has no
+    # compiled ops (nothing here uses MultiScaleDeformableAttention), and
+    # mmengine still imports pkg_resources, which setuptools<81 provides.
+    warnings.filterwarnings(
+        'ignore', message='Fail to import ``MultiScaleDeformableAttention``')
+    warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
 
-from . import compat  # noqa: E402
+    from . import compat
 
-compat.apply()
+    compat.apply()
 
-from . import datasets, models  # noqa: E402,F401
+    from . import datasets, engine, models  # noqa: F401
+
 from .version import __version__  # noqa: E402
 
-__all__ = ['__version__', 'compat', 'datasets', 'models']
+__all__ = ['__version__', 'compat', 'datasets', 'engine', 'models']

@@ -1,0 +1,3 @@
+from .student_ema_hook import StudentEMAHook
+
+__all__ = ['StudentEMAHook']
