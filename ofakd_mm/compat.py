@@ -5,13 +5,11 @@ modern torch.
 is imported. Every patch is guarded by a feature or version test, so it is a
 no-op on a stack that does not need it, and is listed in :data:`APPLIED`.
 """
-import os
 import sys
 import types
 from typing import Any, Callable, List
 
 import torch
-from mmengine.utils import digit_version
 
 #: Names of the patches that :func:`apply` installed in this process.
 APPLIED: List[str] = []
@@ -48,8 +46,8 @@ def _quantization_backend_importable() -> bool:
     try:
         from torch.ao.quantization.fuser_method_mappings import (  # noqa
             reverse2, reverse3, reverse_sequential_wrapper2)
-        from torch.ao.quantization.qconfig_mapping import (  # noqa
-            _FIXED_QPARAMS_OP_TO_OBSERVER)
+        from torch.ao.quantization.qconfig_mapping import \
+            _FIXED_QPARAMS_OP_TO_OBSERVER  # noqa
     except ImportError:
         return False
     return True
@@ -82,25 +80,31 @@ def patch_mmrazor_quantization() -> bool:
 
 
 def patch_checkpoint_loading() -> bool:
-    """Let mmengine load its own full checkpoints from local files on
-    torch >= 2.6, where ``torch.load`` defaults to ``weights_only=True``."""
-    if digit_version(torch.__version__) < digit_version('2.6.0'):
+    """Make every checkpoint load of mmengine unable to run code.
+
+    mmengine 0.10 reads checkpoints with a bare ``torch.load``: on torch <
+    2.6 that unpickles anything a file holds (a checkpoint from a stranger
+    runs its code), on torch >= 2.6 it refuses mmengine's own checkpoints
+    (``Unsupported global: HistoryBuffer``), and its ``http(s)://`` loader
+    (``torch.hub.load_state_dict_from_url``) always unpickles anything.
+    This registers the loaders of :mod:`ofakd_mm.utils.checkpoint` for every
+    scheme of mmengine's ``CheckpointLoader`` (resume, ``load_from``,
+    ``init_cfg`` pretrained weights, ``teacher_ckpt``, the tools):
+    ``weights_only=True`` with an allow-list of what mmengine checkpoints
+    hold; ``OFAKD_UNSAFE_CHECKPOINTS=1`` allows full unpickling with a
+    warning. Not applied where torch lacks ``safe_globals`` (torch < 2.5).
+    """
+    if not hasattr(torch.serialization, 'safe_globals'):
         return False
     from mmengine.runner.checkpoint import CheckpointLoader
 
-    def load_from_local(filename: str, map_location: Any) -> Any:
-        filename = os.path.expanduser(filename)
-        if not os.path.isfile(filename):
-            raise FileNotFoundError(f'{filename} can not be found.')
-        # Trust decision: mmengine checkpoints pickle training state
-        # (HistoryBuffer, numpy scalars, configs), so full unpickling is
-        # required; it is limited to local files the user named in a config
-        # or on the command line, never to downloaded ones.
-        return torch.load(
-            filename, map_location=map_location, weights_only=False)
-
-    CheckpointLoader.register_scheme(prefixes='', loader=load_from_local,
-                                     force=True)
+    from .utils.checkpoint import SCHEME_LOADERS
+    if all(CheckpointLoader._schemes.get(p) is loader
+           for prefixes, loader in SCHEME_LOADERS
+           for p in ([prefixes] if isinstance(prefixes, str) else prefixes)):
+        return False
+    for prefixes, loader in SCHEME_LOADERS:
+        CheckpointLoader.register_scheme(prefixes, loader, force=True)
     return True
 
 

@@ -16,13 +16,11 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
+from .checkpoint import CheckpointReadError, check_state_dict, safe_torch_load
+
 #: Prefix of the student's keys in a distillation checkpoint (mmrazor's
 #: ``BaseAlgorithm.architecture``).
 STUDENT_PREFIX = 'architecture.'
-#: Prefixes of a distillation checkpoint that a release drops: projectors and
-#: other distiller modules, the teacher (present only with
-#: ``save_teacher=True``), the algorithm's data preprocessor.
-DROPPED_PREFIXES = ('distiller.', 'teacher.', 'data_preprocessor.')
 #: mmengine's ``EMAHook`` prefixes the averaged model's keys with this.
 EMA_PREFIX = 'module.'
 #: Top-level keys of a distillation config that a student config drops.
@@ -42,34 +40,22 @@ def file_sha256(filename: str) -> str:
 
 
 def read_checkpoint(filename: str) -> Dict[str, Any]:
-    """Read a local checkpoint file into a dict, with a clear error for a
-    missing, truncated or corrupt file or one that is not a checkpoint.
+    """Read a local checkpoint file into a dict without running code (see
+    :func:`ofakd_mm.utils.checkpoint.safe_torch_load`), with a clear error
+    for a missing, truncated or corrupt file or one that is not a
+    checkpoint.
 
     Args:
         filename (str): Local path of the file.
 
     Returns:
-        dict: The unpickled checkpoint (full mmengine checkpoints included).
+        dict: The checkpoint (full mmengine checkpoints included).
     """
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint {filename!r} does not exist.')
-    try:
-        # Trust decision: full mmengine checkpoints pickle training state
-        # (HistoryBuffer, numpy scalars), which torch >= 2.6 refuses with its
-        # default weights_only=True; this reads local files the user named.
-        checkpoint = torch.load(
-            filename, map_location='cpu', weights_only=False)
-    except Exception as e:  # torch raises many types for a bad file
-        detail = (str(e).splitlines() or [''])[0]
-        if len(detail) > 120:
-            detail = detail[:117] + '...'
-        raise ValueError(
-            f'{filename!r} cannot be read as a PyTorch checkpoint '
-            f'({type(e).__name__}: {detail}). The file '
-            'is truncated, corrupt (e.g. a partial copy or download) or not '
-            'a checkpoint: copy it again from the work dir.') from e
+    checkpoint = safe_torch_load(filename, map_location='cpu')
     if not isinstance(checkpoint, dict):
-        raise ValueError(
+        raise CheckpointReadError(
             f'{filename!r} holds a {type(checkpoint).__name__}, not a '
             'checkpoint dict with a `state_dict`.')
     return checkpoint
@@ -185,29 +171,19 @@ def release_meta(meta: Optional[Dict[str, Any]],
 
 def check_state_dict_matches(state_dict: Dict[str, torch.Tensor],
                              model: torch.nn.Module, config: str) -> None:
-    """Raise a ``KeyError`` naming the missing, unexpected and mismatched
-    keys unless ``state_dict`` fits ``model`` exactly.
+    """Raise a :class:`~ofakd_mm.utils.checkpoint.StateDictMismatchError`
+    (a ``KeyError``) naming the missing, unexpected and mismatched keys
+    unless ``state_dict`` fits ``model`` exactly.
 
     Args:
         state_dict (dict): The student's weights.
         model (nn.Module): The student built from ``config``.
         config (str): The config's path, for messages.
     """
-    own = model.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    mismatched = [
-        f'{k}: checkpoint {tuple(state_dict[k].shape)} vs model '
-        f'{tuple(v.shape)}' for k, v in own.items()
-        if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)
-    ]
-    if missing or unexpected or mismatched:
-        raise KeyError(
-            f'the checkpoint does not match the student of {config!r}: '
-            f'{len(missing)} missing keys {missing[:5]}, {len(unexpected)} '
-            f'unexpected keys {unexpected[:5]}, {len(mismatched)} shape '
-            f'mismatches {mismatched[:5]}. Pass the config the checkpoint '
-            'was trained with.')
+    check_state_dict(
+        state_dict, model.state_dict(),
+        f'the checkpoint does not match the student of {config!r}',
+        fix='Pass the config the checkpoint was trained with.')
 
 
 def _walk(node: Any, path: str = ''):
