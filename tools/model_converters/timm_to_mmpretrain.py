@@ -389,20 +389,15 @@ def convert_state_dict(model: str,
     for key, value in reference.items():
         if key not in converted and key.endswith(DERIVED_BUFFERS):
             converted[key] = value
-    missing = [k for k in reference if k not in converted]
-    unexpected = [k for k in converted if k not in reference]
-    mismatched = [
-        f'{k}: timm {tuple(converted[k].shape)} vs mmpretrain '
-        f'{tuple(v.shape)}' for k, v in reference.items()
-        if k in converted and converted[k].shape != v.shape
-    ]
-    if missing or unexpected or mismatched:
+    from ofakd_mm.utils.checkpoint import (describe_state_dict_diff,
+                                           diff_state_dicts)
+    diff = diff_state_dicts(converted, reference)
+    if diff:
         raise ValueError(
             f'the weights do not fit {spec.mmpretrain_model} with '
-            f'{num_classes} classes: {len(missing)} missing {missing[:3]}, '
-            f'{len(unexpected)} unexpected {unexpected[:3]}, '
-            f'{len(mismatched)} shape mismatches {mismatched[:3]}. The file '
-            f'is not a timm {spec.timm_name} state dict: check --model.')
+            f'{num_classes} classes: '
+            f'{describe_state_dict_diff(diff, "timm", "mmpretrain")}. The '
+            f'file is not a timm {spec.timm_name} state dict: check --model.')
     state = OrderedDict((k, converted[k].detach()) for k in reference)
     meta = dict(
         converted_from='timm',
