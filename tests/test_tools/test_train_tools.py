@@ -57,19 +57,31 @@ def test_train_resume_and_test(tmp_path, digits_teacher_ckpt):
 
 
 def test_dist_train_two_processes(tmp_path, digits_teacher_ckpt):
+    """2-process torchrun (gloo on CPU); distillation stops after the first
+    epoch (mmrazor's StopDistillHook) and DDP trains on without it."""
     work_dir = str(tmp_path)
+    config = osp.join(work_dir, 'ofa_stop_after_1e.py')
+    with open(config, 'w') as f:
+        f.write(f"_base_ = {OFA_DIGITS_CFG!r}\n"
+                "custom_hooks = [dict(type='mmrazor.StopDistillHook', "
+                "stop_epoch=1)]\n")
     log = run([
-        'bash', 'tools/dist_train.sh', OFA_DIGITS_CFG, '2', '--work-dir',
-        work_dir, '--cfg-options', *SMALL, 'train_cfg.max_epochs=1',
+        'bash', 'tools/dist_train.sh', config, '2', '--work-dir',
+        work_dir, '--cfg-options', *SMALL, 'train_cfg.max_epochs=2',
+        'train_dataloader.dataset.indices=64',
         f'model.teacher_ckpt={digits_teacher_ckpt}'
     ], timeout=900)
-    assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
+    assert osp.isfile(osp.join(work_dir, 'epoch_2.pth'))
     logs = glob.glob(osp.join(work_dir, '*', '*.log'))
     text = open(logs[0]).read()
     assert 'Distributed training: True' in text
     assert 'GPU number: 2' in text  # mmengine's name for the world size
-    # 32 images, batch 16 per process: one iteration per epoch on 2 ranks
-    assert 'Epoch(train) [1][1/1]' in text
+    # 64 images, batch 16 per process: two iterations per epoch on 2 ranks
+    # (DDP reports parameters without gradient at the step after)
+    first, second = text.split('Distillation has been stopped!')
+    assert 'Epoch(train) [1][2/2]' in first and 'loss_ofa_stage1' in first
+    assert 'Epoch(train) [2][2/2]' in second
+    assert 'distill.loss_stopped: 0.0000' in second
     assert 'Traceback' not in log
 
 

@@ -1,9 +1,10 @@
 import logging
-from typing import Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import torch
 from mmengine.logging import print_log
 from mmengine.model import BaseModel
+from mmengine.optim import OptimWrapper
 from mmengine.structures import BaseDataElement
 from mmrazor.models.algorithms import SingleTeacherDistill
 from mmrazor.models.algorithms.base import LossResults
@@ -13,6 +14,66 @@ from torch import nn
 
 from ...utils.checkpoint import load_teacher_checkpoint
 from ...utils.config import resolve_model_cfg
+
+#: (mean, std, to_rgb) of an input normalisation; mean/std None: none.
+Normalisation = Tuple[Optional[torch.Tensor], Optional[torch.Tensor], bool]
+
+
+def _normalisation_of(preprocessor: Optional[nn.Module]) -> Normalisation:
+    """The input normalisation an mmpretrain/mmengine image data
+    preprocessor applies: per-channel mean and std (``None`` when it does not
+    normalise) and whether it reverses the channel order."""
+    if preprocessor is None:
+        return None, None, False
+    to_rgb = bool(getattr(preprocessor, 'to_rgb', False)
+                  or getattr(preprocessor, '_channel_conversion', False))
+    if getattr(preprocessor, '_enable_normalize', False):
+        return (preprocessor.mean.detach().flatten().float().cpu(),
+                preprocessor.std.detach().flatten().float().cpu(), to_rgb)
+    return None, None, to_rgb
+
+
+def _normalisation_from_cfg(cfg: Dict) -> Normalisation:
+    unknown = set(cfg) - {'mean', 'std', 'to_rgb'}
+    if unknown or ('mean' in cfg) != ('std' in cfg):
+        raise ValueError(
+            f'teacher_data_preprocessor={cfg!r}: give the normalisation the '
+            "teacher's weights expect as dict(mean=[...], std=[...], "
+            "to_rgb=...), or 'student' for the student's input.")
+    if 'mean' not in cfg:
+        return None, None, bool(cfg.get('to_rgb', False))
+    return (torch.tensor(cfg['mean'], dtype=torch.float32),
+            torch.tensor(cfg['std'], dtype=torch.float32),
+            bool(cfg.get('to_rgb', False)))
+
+
+def renormalisation(source: Normalisation, target: Normalisation
+                    ) -> Optional[Tuple[torch.Tensor, torch.Tensor, bool]]:
+    """Per-channel ``scale``, ``shift`` and channel reversal that turn an
+    input normalised as ``source`` into one normalised as ``target``:
+    ``target_input = flip?(source_input) * scale + shift``. ``None`` when
+    both are the same.
+
+    Both undo to the same raw image ``r``: ``source_input =
+    (c_s(r) - m_s) / s_s`` with ``c_s`` the source's channel order, so
+    ``target_input = (c_t(r) - m_t) / s_t = (c(c_s(r)) - m_t) / s_t`` with
+    ``c`` a reversal when the two orders differ.
+    """
+    (m_s, s_s, rgb_s), (m_t, s_t, rgb_t) = source, target
+    channels = next((t.numel() for t in (m_s, m_t) if t is not None), 3)
+    ones, zeros = torch.ones(channels), torch.zeros(channels)
+    m_s = zeros if m_s is None else m_s
+    s_s = ones if s_s is None else s_s
+    m_t = zeros if m_t is None else m_t
+    s_t = ones if s_t is None else s_t
+    flip = rgb_s != rgb_t
+    if flip:  # the raw image seen in the target's channel order
+        m_s, s_s = m_s.flip(0), s_s.flip(0)
+    scale, shift = s_s / s_t, (m_s - m_t) / s_t
+    if not flip and torch.allclose(scale, ones) and torch.allclose(
+            shift, zeros):
+        return None
+    return scale.view(1, -1, 1, 1), shift.view(1, -1, 1, 1), flip
 
 
 def _drop_teacher_state(module: nn.Module, state_dict: Dict, prefix: str,
@@ -59,6 +120,16 @@ class FrozenTeacherDistill(SingleTeacherDistill):
         channels_last (bool): Run models and inputs in channels-last memory
             format (faster convolutions on recent GPUs and CPUs). Defaults
             to False.
+        teacher_data_preprocessor (str | dict, optional): The input
+            normalisation the teacher's weights expect. ``None`` (default):
+            the normalisation of the teacher's own ``data_preprocessor``
+            (e.g. mean/std 127.5 for timm's MLP-Mixer), or the student's
+            input if the teacher has none; ``'student'``: the teacher sees
+            the student's input, as in the official OFA-KD code; or
+            ``dict(mean=[...], std=[...], to_rgb=...)``. The student's
+            normalised batch is re-normalised for the teacher by a
+            per-channel affine map (no second pass over the data; batch
+            mixup/cutmix commute with it).
         **kwargs: Other arguments of ``SingleTeacherDistill``
             (``architecture``, ``data_preprocessor``, ...).
     """
@@ -70,6 +141,7 @@ class FrozenTeacherDistill(SingleTeacherDistill):
                  gt_loss_weight: float = 1.0,
                  save_teacher: bool = False,
                  channels_last: bool = False,
+                 teacher_data_preprocessor: Optional[Union[str, Dict]] = None,
                  **kwargs) -> None:
         if kwargs.pop('teacher_trainable', False):
             raise ValueError(
@@ -91,9 +163,46 @@ class FrozenTeacherDistill(SingleTeacherDistill):
         self.gt_loss_weight = gt_loss_weight
         self.save_teacher = save_teacher
         self.channels_last = channels_last
+        self._set_teacher_input(teacher_data_preprocessor)
         self.to_memory_format()
         self.register_state_dict_post_hook(_drop_teacher_state)
         self.register_load_state_dict_pre_hook(_restore_teacher_state)
+
+    def _set_teacher_input(self, setting: Optional[Union[str, Dict]]) -> None:
+        """Buffers ``teacher_input_scale``/``teacher_input_shift`` (and
+        ``teacher_input_flip``) that map the student's normalised batch to
+        the teacher's normalisation, see ``teacher_data_preprocessor``."""
+        student = _normalisation_of(self.data_preprocessor)
+        if setting == 'student':
+            target = student
+        elif setting is None:
+            target = _normalisation_of(
+                getattr(self.teacher, 'data_preprocessor', None))
+            if target[0] is None:  # the teacher does not say: as student
+                target = student
+        elif isinstance(setting, dict):
+            target = _normalisation_from_cfg(setting)
+        else:
+            raise ValueError(
+                f'teacher_data_preprocessor={setting!r}: use None (the '
+                "teacher's own normalisation), 'student', or dict(mean=..., "
+                'std=..., to_rgb=...).')
+        mapping = renormalisation(student, target)
+        self.teacher_input_flip = bool(mapping and mapping[2])
+        scale, shift = (mapping[0], mapping[1]) if mapping else (None, None)
+        # Not in the state dict: settings of the run, not weights.
+        self.register_buffer('teacher_input_scale', scale, persistent=False)
+        self.register_buffer('teacher_input_shift', shift, persistent=False)
+
+    def teacher_inputs(self, batch_inputs: torch.Tensor) -> torch.Tensor:
+        """The student's normalised batch (B, C, H, W) in the teacher's
+        normalisation."""
+        if self.teacher_input_scale is None:
+            return batch_inputs
+        if self.teacher_input_flip:
+            batch_inputs = batch_inputs.flip(1)
+        return torch.addcmul(self.teacher_input_shift, batch_inputs,
+                             self.teacher_input_scale)
 
     def to_memory_format(self) -> None:
         """Move every 4-D parameter to channels-last if asked to (call again
@@ -107,6 +216,46 @@ class FrozenTeacherDistill(SingleTeacherDistill):
         self.teacher.eval()
         return self
 
+    def train_step(self, data: Union[Dict, Tuple, List],
+                   optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
+        """Check the batch's labels against the heads, then train as
+        mmengine's ``BaseModel.train_step``."""
+        self._check_labels(data)
+        return super().train_step(data, optim_wrapper)
+
+    def _check_labels(self, data: Any) -> None:
+        """Raise a clear error for a class index the heads cannot predict.
+
+        Runs on the data loader's CPU labels, before they reach the device
+        and the student's loss (whose error would be a bare ``IndexError``
+        or a device-side assert), so it costs no device sync.
+        """
+        samples = data.get('data_samples') if isinstance(data, dict) else None
+        num_classes = getattr(getattr(self.student, 'head', None),
+                              'num_classes', None)
+        if not samples or not isinstance(num_classes, int):
+            return
+        labels = [
+            label.reshape(-1) for label in
+            (getattr(sample, 'gt_label', None) for sample in samples)
+            if isinstance(label, torch.Tensor) and label.device.type == 'cpu'
+            and label.numel() and not label.is_floating_point()
+        ]
+        if not labels:
+            return
+        labels = torch.cat(labels)
+        low, high = int(labels.min()), int(labels.max())
+        if low < 0 or high >= num_classes:
+            bad = high if high >= num_classes else low
+            raise ValueError(
+                f'The dataset gives class index {bad}, but the student head '
+                f'predicts {num_classes} classes (0..{num_classes - 1}): set '
+                '`num_classes` of the student and teacher heads '
+                '(model.architecture.head.num_classes, '
+                'model.teacher.head.num_classes, with a teacher trained on '
+                'these classes) to the number of classes of the dataset, or '
+                'fix its labels.')
+
     def loss(self,
              batch_inputs: torch.Tensor,
              data_samples: Optional[List[BaseDataElement]] = None
@@ -116,10 +265,16 @@ class FrozenTeacherDistill(SingleTeacherDistill):
         if self.channels_last:
             batch_inputs = batch_inputs.contiguous(
                 memory_format=torch.channels_last)
-        self.distiller.set_deliveries_override(False)
-        with self.distiller.teacher_recorders, self.distiller.deliveries, \
-                torch.no_grad():
-            self.teacher(batch_inputs, data_samples, mode='tensor')
+        # Once distillation has stopped (mmrazor's StopDistillHook) the
+        # teacher's outputs are only needed by deliveries, if any.
+        if not self.distillation_stopped or \
+                self.distiller.deliveries.deliveries:
+            self.distiller.set_deliveries_override(False)
+            with self.distiller.teacher_recorders, \
+                    self.distiller.deliveries, torch.no_grad():
+                self.teacher(
+                    self.teacher_inputs(batch_inputs), data_samples,
+                    mode='tensor')
         self.distiller.set_deliveries_override(True)
         with self.distiller.student_recorders, self.distiller.deliveries:
             student_losses = self.student(
@@ -135,6 +290,8 @@ class FrozenTeacherDistill(SingleTeacherDistill):
             losses.update(
                 add_prefix(self.distiller.compute_distill_losses(),
                            'distill'))
+        else:
+            losses.update(self._stopped_distiller_loss())
         # Records would otherwise keep this step's features alive until the
         # recorders are entered again, during the next teacher forward.
         for manager in (self.distiller.teacher_recorders,
@@ -142,3 +299,14 @@ class FrozenTeacherDistill(SingleTeacherDistill):
             for recorder in manager.recorders.values():
                 recorder.reset_data_buffer()
         return losses
+
+    def _stopped_distiller_loss(self) -> Dict[str, torch.Tensor]:
+        """A zero loss over the distiller's trainable parameters (the exit
+        branches) once distillation has stopped: DDP without
+        ``find_unused_parameters`` expects a gradient for every parameter
+        it was built with, at every step."""
+        params = [p for p in self.distiller.parameters() if p.requires_grad]
+        if not params:
+            return {}
+        zero = torch.stack([p.sum() for p in params]).sum() * 0.
+        return {'distill.loss_stopped': zero}
