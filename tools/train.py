@@ -4,10 +4,14 @@ import argparse
 import os
 import os.path as osp
 
-import ofakd_mm  # noqa: F401  (applies the compatibility layer first)
 from mmengine.config import Config, DictAction
+from mmengine.device import (is_cuda_available, is_mlu_available,
+                             is_musa_available, is_npu_available)
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+
+import ofakd_mm  # noqa: F401  (compatibility layer, registers components)
+from ofakd_mm.utils.runtime import drop_persistent_workers_without_workers
 
 
 def parse_args() -> argparse.Namespace:
@@ -59,17 +63,30 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.auto_scale_lr.enable = True
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-    for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        loader = cfg.get(field, None)
-        # persistent workers need workers: an error with num_workers=0.
-        if loader is not None and loader.get('num_workers', 0) == 0:
-            loader['persistent_workers'] = False
+    drop_persistent_workers_without_workers(cfg)
     return cfg
+
+
+def check_amp(cfg: Config) -> None:
+    """Stop with a clear message when AMP is asked for on a machine
+    without an accelerator (mmengine's ``AmpOptimWrapper`` needs CUDA, NPU,
+    MLU or MUSA)."""
+    wrapper = cfg.get('optim_wrapper', None) or {}
+    if wrapper.get('type') != 'AmpOptimWrapper':
+        return
+    if not (is_cuda_available() or is_npu_available() or is_mlu_available()
+            or is_musa_available()):
+        raise SystemExit(
+            'Mixed precision (--amp, or optim_wrapper.type='
+            "'AmpOptimWrapper') needs a GPU, and this machine has none: "
+            'train without --amp (or set optim_wrapper.type='
+            "'OptimWrapper') on the CPU.")
 
 
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
+    check_amp(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)
     runner.train()

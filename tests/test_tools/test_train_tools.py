@@ -8,6 +8,8 @@ import subprocess
 import sys
 
 import mmpretrain
+import pytest
+import torch
 
 from conftest import KD_DIGITS_CFG, OFA_DIGITS_CFG, REPO_ROOT
 
@@ -95,3 +97,17 @@ def test_mmpretrain_train_script_with_custom_imports(tmp_path,
         'train_cfg.max_epochs=1', f'model.teacher_ckpt={digits_teacher_ckpt}'
     ])
     assert osp.isfile(osp.join(tmp_path, 'epoch_1.pth'))
+
+
+def test_amp_without_gpu_names_the_setting(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip('AMP runs on this machine')
+    result = subprocess.run(
+        [sys.executable, 'tools/train.py', KD_DIGITS_CFG, '--amp',
+         '--work-dir', str(tmp_path)], cwd=REPO_ROOT, capture_output=True,
+        text=True, timeout=300)
+    assert result.returncode != 0
+    assert 'Mixed precision (--amp' in result.stderr
+    assert 'needs a GPU' in result.stderr and 'Traceback' not in \
+        result.stderr
+    assert not os.listdir(tmp_path)  # stopped before the Runner started
