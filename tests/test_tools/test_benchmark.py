@@ -4,6 +4,7 @@ import importlib.util
 import json
 import os.path as osp
 
+import pytest
 from mmengine.config import Config
 
 from conftest import CONFIG_DIR, REPO_ROOT
@@ -30,13 +31,27 @@ def test_benchmark_writes_json(tmp_path, capsys):
              '--warmup', '1', '--json', str(out)])
     with open(out) as f:
         result = json.load(f)
-    for key in ('student_s', 'teacher_s', 'distill_s', 'overhead_ratio'):
+    for key in ('student_s', 'teacher_s', 'branches_s', 'distill_s',
+                'overhead_ratio', 'floor_ratio'):
         assert isinstance(result[key], float) and result[key] > 0
-    assert set(result['peak_mem_mb']) == {'student', 'teacher', 'distill'}
+    assert result['floor_ratio'] < result['overhead_ratio']
+    assert set(result['peak_mem_mb']) == {'student', 'teacher', 'branches',
+                                          'distill'}
     assert all(v >= 0 for v in result['peak_mem_mb'].values())
     assert result['input_size'] == [16, 16]
     assert result['batch_size'] == 4
+    assert result['amp'] is None and result['channels_last'] is False
+    assert 'cuda_syncs' not in result  # counted on CUDA only
     assert 'overhead ratio' in capsys.readouterr().out
+
+
+def test_benchmark_options(tmp_path):
+    bm = load_benchmark()
+    result = bm.main([OFA_QUICKSTART_CFG, '--batch-size', '2', '--iters',
+                      '1', '--warmup', '0', '--channels-last'])
+    assert result['channels_last'] is True
+    with pytest.raises(ValueError, match='needs --device cuda'):
+        bm.main([OFA_QUICKSTART_CFG, '--amp', 'bf16'])
 
 
 def test_input_size_from_the_train_pipeline():

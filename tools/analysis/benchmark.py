@@ -14,7 +14,22 @@ peak memory of:
     wrapper over the whole algorithm (student and projectors).
 
 and the overhead ratio ``distill / (student + teacher)`` (1.0: distillation
-costs exactly a student step plus a teacher forward).
+costs exactly a student step plus a teacher forward). Also measured:
+
+(d) ``branches``: the distiller's own work alone (the OFA-KD exit branches'
+    forward, losses, backward and optimizer step on recorded, detached stage
+    features): the physical floor of a distillation step is
+    ``student + teacher + branches``, reported as ``floor_ratio``;
+(e) on CUDA, the host-device syncs of one distillation step, from
+    ``torch.profiler``: ``cuda_syncs`` (``cudaStreamSynchronize``/
+    ``cudaDeviceSynchronize``/``cudaEventSynchronize`` calls: a tensor read
+    into Python, a blocking copy) and ``scalar_reads``
+    (``aten::_local_scalar_dense``, which also counts harmless reads of CPU
+    tensors such as the optimizer's step counters).
+
+``--amp bf16|fp16`` (CUDA) trains with mmengine's ``AmpOptimWrapper`` and
+runs the teacher forward under the same autocast; ``--channels-last`` sets
+the algorithm's ``channels_last``.
 
 Memory is the peak *extra* memory of a measurement (warm-up included) over
 the memory in use just before it, so the model's own weights are not counted
@@ -37,8 +52,11 @@ Example::
     python tools/analysis/benchmark.py \\
         configs/ofa/ofa_deit-t_resnet18_8xb64-100e_in1k.py \\
         --batch-size 16 --iters 10 --warmup 3 --json bench.json
+    python tools/analysis/benchmark.py CONFIG --device cuda \\
+        --batch-size 128 --amp bf16 --channels-last --json bench.json
 """
 import argparse
+import contextlib
 import copy
 import ctypes
 import gc
@@ -82,6 +100,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'or the crop/resize of the train pipeline')
     parser.add_argument('--threads', type=int,
                         help='torch CPU threads (default: torch\'s choice)')
+    parser.add_argument(
+        '--amp', choices=['bf16', 'fp16'],
+        help='mixed precision (CUDA): AmpOptimWrapper with this dtype, the '
+        'teacher forward under the same autocast')
+    parser.add_argument('--channels-last', action='store_true',
+                        help='set the algorithm\'s channels_last')
     parser.add_argument('--json', help='write the results to this file')
     parser.add_argument(
         '--profile', type=int, default=0, metavar='N',
@@ -148,10 +172,23 @@ def make_batch(batch_size: int, input_size: Tuple[int, int],
     return dict(inputs=inputs, data_samples=samples)
 
 
-def cpu_optim_wrapper_cfg(cfg: Config, device: str) -> Dict:
-    """The config's optim wrapper; AMP falls back to fp32 on CPU."""
+AMP_DTYPES = {'bf16': 'bfloat16', 'fp16': 'float16'}
+
+
+def optim_wrapper_cfg(cfg: Config, device: str,
+                      amp: Optional[str] = None) -> Dict:
+    """The config's optim wrapper, as ``--amp`` asks: an
+    ``AmpOptimWrapper`` of that dtype (fp16 with dynamic loss scaling), else
+    plain fp32 (also for a config's AMP wrapper on the CPU)."""
     wrapper = copy.deepcopy(cfg.optim_wrapper)
-    if device == 'cpu' and wrapper.get('type') == 'AmpOptimWrapper':
+    if amp:
+        wrapper.type = 'AmpOptimWrapper'
+        wrapper.dtype = AMP_DTYPES[amp]
+        if amp == 'fp16':
+            wrapper.setdefault('loss_scale', 'dynamic')
+        else:
+            wrapper.pop('loss_scale', None)
+    elif wrapper.get('type') == 'AmpOptimWrapper' and device == 'cpu':
         wrapper.type = 'OptimWrapper'
         for key in ('loss_scale', 'dtype', 'use_fsdp'):
             wrapper.pop(key, None)
@@ -246,9 +283,14 @@ def student_step(algorithm: torch.nn.Module, batch: Dict[str, Any],
     student = algorithm.student
     wrapper = build_optim_wrapper(student, copy.deepcopy(wrapper_cfg))
 
+    channels_last = getattr(algorithm, 'channels_last', False)
+
     def step() -> None:
         with wrapper.optim_context(student):
             data = algorithm.data_preprocessor(batch, True)
+            if channels_last:
+                data['inputs'] = data['inputs'].contiguous(
+                    memory_format=torch.channels_last)
             losses = student(**data, mode='loss')
         loss, _ = student.parse_losses(losses)
         wrapper.update_params(loss)
@@ -256,18 +298,63 @@ def student_step(algorithm: torch.nn.Module, batch: Dict[str, Any],
     return step
 
 
-def teacher_step(algorithm: torch.nn.Module,
-                 batch: Dict[str, Any]) -> Callable[[], None]:
+def autocast(device: str, amp: Optional[str]) -> Any:
+    """The autocast context ``--amp`` asks for (a no-op without it)."""
+    if not amp:
+        return contextlib.nullcontext()
+    return torch.autocast(device, dtype=getattr(torch, AMP_DTYPES[amp]))
+
+
+def teacher_step(algorithm: torch.nn.Module, batch: Dict[str, Any],
+                 amp: Optional[str] = None) -> Callable[[], None]:
     """(b) The teacher's forward as distillation runs it: eval mode,
-    ``no_grad``, ``mode='tensor'``, on an already preprocessed batch."""
+    ``no_grad``, ``mode='tensor'``, on an already preprocessed batch in the
+    teacher's normalisation, under the training autocast."""
     teacher = algorithm.teacher
     teacher.eval()
     with torch.no_grad():
         data = algorithm.data_preprocessor(batch, True)
+        inputs = data['inputs']
+        if getattr(algorithm, 'channels_last', False):
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        if hasattr(algorithm, 'teacher_inputs'):
+            inputs = algorithm.teacher_inputs(inputs)
+    device = inputs.device.type
 
     def step() -> None:
-        with torch.no_grad():
-            teacher(data['inputs'], data['data_samples'], mode='tensor')
+        with torch.no_grad(), autocast(device, amp):
+            teacher(inputs, data['data_samples'], mode='tensor')
+
+    return step
+
+
+def branches_step(algorithm: torch.nn.Module, batch: Dict[str, Any],
+                  wrapper_cfg: Dict) -> Callable[[], None]:
+    """(d) The distiller's own work: its losses (exit branches included) on
+    stage features and logits recorded once without gradient, backward and
+    an optimizer step over the distiller's parameters."""
+    distiller = algorithm.distiller
+    wrapper = build_optim_wrapper(distiller, copy.deepcopy(wrapper_cfg))
+    with torch.no_grad():
+        data = algorithm.data_preprocessor(batch, True)
+        inputs = data['inputs']
+        if hasattr(algorithm, 'teacher_inputs'):
+            teacher_inputs = algorithm.teacher_inputs(inputs)
+        else:
+            teacher_inputs = inputs
+        with distiller.teacher_recorders:
+            algorithm.teacher(teacher_inputs, data['data_samples'],
+                              mode='tensor')
+        with distiller.student_recorders:
+            algorithm.student(inputs, data['data_samples'], mode='loss')
+    has_params = any(p.requires_grad for p in distiller.parameters())
+
+    def step() -> None:
+        with wrapper.optim_context(distiller):
+            losses = distiller.compute_distill_losses()
+        loss = sum(v for k, v in losses.items() if 'loss' in k)
+        if has_params:
+            wrapper.update_params(loss)
 
     return step
 
@@ -295,13 +382,19 @@ def run_benchmark(args: argparse.Namespace) -> Dict[str, Any]:
     if args.device == 'cuda' and not torch.cuda.is_available():
         raise ValueError('--device cuda, but torch sees no GPU: use '
                          '--device cpu.')
+    if args.amp and args.device != 'cuda':
+        raise ValueError(f'--amp {args.amp} needs --device cuda (mmengine\'s '
+                         'AmpOptimWrapper needs a GPU).')
     if args.threads:
         torch.set_num_threads(args.threads)
     # init_weights and the optim wrapper constructor log every parameter.
-    MMLogger.get_instance('benchmark', log_level='WARNING')
+    if not MMLogger.check_instance_created('benchmark'):
+        MMLogger.get_instance('benchmark', log_level='WARNING')
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    if args.channels_last:
+        cfg.model.channels_last = True
     input_size = tuple(args.input_size * 2)[:2] if args.input_size \
         else infer_input_size(cfg)
     algorithm = build_algorithm(cfg, args.device, input_size)
@@ -313,7 +406,7 @@ def run_benchmark(args: argparse.Namespace) -> Dict[str, Any]:
     student, teacher = algorithm.student, algorithm.teacher
     num_classes = student.head.num_classes
     batch = make_batch(args.batch_size, input_size, num_classes, args.device)
-    wrapper_cfg = cpu_optim_wrapper_cfg(cfg, args.device)
+    wrapper_cfg = optim_wrapper_cfg(cfg, args.device, args.amp)
     meter = MemoryMeter(args.device)
     results: Dict[str, Any] = dict(
         config=osp.relpath(args.config), batch_size=args.batch_size,
@@ -321,6 +414,11 @@ def run_benchmark(args: argparse.Namespace) -> Dict[str, Any]:
         threads=torch.get_num_threads(), iters=args.iters,
         warmup=args.warmup, memory_method=meter.method,
         optim_wrapper=wrapper_cfg.get('type', 'OptimWrapper'),
+        amp=args.amp, channels_last=bool(getattr(algorithm, 'channels_last',
+                                                 False)),
+        device_name=torch.cuda.get_device_name()
+        if args.device == 'cuda' else platform.processor(),
+        torch=torch.__version__,
         params_m=dict(
             student=round(sum(p.numel() for p in student.parameters()) / 1e6,
                           2),
@@ -330,30 +428,60 @@ def run_benchmark(args: argparse.Namespace) -> Dict[str, Any]:
                 sum(p.numel() for p in algorithm.parameters()
                     if p.requires_grad) / 1e6, 2)))
     algorithm.train()
-    measured = dict(
-        student=student_step(algorithm, batch, wrapper_cfg),
-        teacher=teacher_step(algorithm, batch),
-        distill=distill_step(algorithm, batch, wrapper_cfg))
+    # Built (and measured) one after the other, each freeing the gradients
+    # and optimizer state of the previous one.
+    builders = dict(
+        student=lambda: student_step(algorithm, batch, wrapper_cfg),
+        teacher=lambda: teacher_step(algorithm, batch, args.amp),
+        branches=lambda: branches_step(algorithm, batch, wrapper_cfg),
+        distill=lambda: distill_step(algorithm, batch, wrapper_cfg))
     times: Dict[str, float] = {}
     peaks: Dict[str, float] = {}
-    for name, step in measured.items():
+    step: Optional[Callable[[], None]] = None
+    for name, build in builders.items():
+        step = None
+        algorithm.zero_grad(set_to_none=True)
+        gc.collect()
+        step = build()
         times[name], peaks[name] = measure(step, args.iters, args.warmup,
                                            meter)
-        if name == 'student':  # free its gradients and optimizer state
-            measured[name] = None
-            student.zero_grad(set_to_none=True)
+    distill = step
 
+    base = times['student'] + times['teacher']
     results.update(
         student_s=round(times['student'], 5),
         teacher_s=round(times['teacher'], 5),
+        branches_s=round(times['branches'], 5),
         distill_s=round(times['distill'], 5),
-        overhead_ratio=round(
-            times['distill'] / (times['student'] + times['teacher']), 3),
+        overhead_ratio=round(times['distill'] / base, 3),
+        floor_ratio=round(times['distill'] / (base + times['branches']), 3),
         peak_mem_mb=peaks)
+    results.update(count_syncs(distill, args.device))
     if args.profile:
-        results['profile'] = profile_step(measured['distill'], args.profile,
+        results['profile'] = profile_step(distill, args.profile,
                                           args.device)
     return results
+
+
+#: CUDA runtime calls that block the host until the device is done.
+CUDA_SYNC_CALLS = ('cudaStreamSynchronize', 'cudaDeviceSynchronize',
+                   'cudaEventSynchronize')
+
+
+def count_syncs(step: Callable[[], Any], device: str) -> Dict[str, int]:
+    """On CUDA, the host-device syncs of one ``step`` under
+    ``torch.profiler``: ``cuda_syncs`` and ``scalar_reads`` (see the module
+    docstring). Nothing on the CPU, where there is no device to wait for."""
+    if device != 'cuda':
+        return {}
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU,
+                             ProfilerActivity.CUDA]) as prof:
+        step()
+    names = [event.name for event in prof.events()]
+    return dict(
+        cuda_syncs=sum(names.count(n) for n in CUDA_SYNC_CALLS),
+        scalar_reads=names.count('aten::_local_scalar_dense'))
 
 
 def profile_step(step: Callable[[], Any], top: int, device: str) -> str:
@@ -375,19 +503,31 @@ def format_results(results: Dict[str, Any]) -> str:
     """Human-readable summary of :func:`run_benchmark`'s results."""
     mem = results['peak_mem_mb']
     h, w = results['input_size']
+    setting = ', '.join(
+        [results['amp'] or 'fp32'] +
+        (['channels_last'] if results['channels_last'] else []))
+    syncs = (f'{results["cuda_syncs"]} CUDA syncs, '
+             f'{results["scalar_reads"]} scalar reads'
+             if 'cuda_syncs' in results else 'not counted on the CPU')
     lines = [
         f'{results["config"]}: batch {results["batch_size"]} at {h}x{w} on '
-        f'{results["device"]} ({results["threads"]} threads), median of '
+        f'{results["device"]} {results["device_name"]} '
+        f'({results["threads"]} threads, {setting}), median of '
         f'{results["iters"]} after {results["warmup"]} warm-up',
         f'  params (M): {results["params_m"]}',
         f'  (a) student step   {results["student_s"] * 1e3:9.1f} ms   '
         f'peak +{mem["student"]:.0f} MiB',
         f'  (b) teacher fwd    {results["teacher_s"] * 1e3:9.1f} ms   '
         f'peak +{mem["teacher"]:.0f} MiB',
+        f'  (d) branches       {results["branches_s"] * 1e3:9.1f} ms   '
+        f'peak +{mem["branches"]:.0f} MiB',
         f'  (c) distill step   {results["distill_s"] * 1e3:9.1f} ms   '
         f'peak +{mem["distill"]:.0f} MiB',
         f'  overhead ratio distill / (student + teacher) = '
         f'{results["overhead_ratio"]:.3f}',
+        f'  floor ratio distill / (student + teacher + branches) = '
+        f'{results["floor_ratio"]:.3f}',
+        f'  host-device syncs in one distillation step: {syncs}',
         f'  memory: peak extra over the state before each measurement '
         f'({results["memory_method"]})',
     ]

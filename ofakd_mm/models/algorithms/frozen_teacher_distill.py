@@ -243,8 +243,9 @@ class FrozenTeacherDistill(SingleTeacherDistill):
         ]
         if not labels:
             return
-        labels = torch.cat(labels)
-        low, high = int(labels.min()), int(labels.max())
+        # tolist: plain Python numbers, no tensor scalar reads
+        values = torch.cat(labels).tolist()
+        low, high = min(values), max(values)
         if low < 0 or high >= num_classes:
             bad = high if high >= num_classes else low
             raise ValueError(
