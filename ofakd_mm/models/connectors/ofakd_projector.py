@@ -77,7 +77,10 @@ class OFAKDConvProjector(BaseConnector):
         student_dim (int): Final feature width d_S of the student.
         teacher_dim (int): Final feature width d_T of the teacher.
         num_classes (int): Number of classes K.
-        init_cfg (dict, optional): Unused; the spec's initialisation is
+        data_format (str): ``'channels_first'`` for (B, C, H, W) input,
+            ``'channels_last'`` for (B, H, W, C) (permuted first; the layers
+            are the same). Defaults to ``'channels_first'``.
+        init_cfg (dict, optional): Unused; OFA-KD's initialisation is
             applied on construction.
     """
 
@@ -87,9 +90,18 @@ class OFAKDConvProjector(BaseConnector):
                  student_dim: int,
                  teacher_dim: int,
                  num_classes: int,
+                 data_format: str = 'channels_first',
                  init_cfg: Optional[Dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         _check_stage(stage)
+        self.stage = stage
+        if data_format not in ('channels_first', 'channels_last'):
+            raise ValueError(
+                "OFAKDConvProjector data_format must be 'channels_first' "
+                "(B, C, H, W) or 'channels_last' (B, H, W, C), got "
+                f'{data_format!r}.')
+        self.in_channels = in_channels
+        self.data_format = data_format
         out_channels = max(student_dim, teacher_dim)
         if stage < 4:
             num_blocks = 4 - stage
@@ -106,12 +118,21 @@ class OFAKDConvProjector(BaseConnector):
         self.init_weights()
 
     def init_weights(self) -> None:
-        """Apply the OFA-KD initialisation (spec section 6)."""
+        """Apply the OFA-KD initialisation."""
         init_projector_weights(self)
         self._is_init = True
 
     def forward_train(self, feature: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) -> (B, num_classes)."""
+        """(B, C, H, W), or (B, H, W, C) if channels-last -> (B, K)."""
+        if self.data_format == 'channels_last':
+            feature = feature.permute(0, 3, 1, 2)
+        if feature.dim() != 4 or feature.shape[1] != self.in_channels:
+            raise ValueError(
+                f'OFAKDConvProjector (stage {self.stage}) was built for '
+                f'{self.in_channels}-channel {self.data_format} maps and got '
+                f'a {tuple(feature.shape)} feature: the stage changed since '
+                'the dry run at `input_size`; train at that size or set '
+                '`input_size` of OFAKDDistill to the training image size.')
         x = self.pool(self.downsample(feature))
         return self.fc(x.flatten(1))
 
@@ -148,11 +169,12 @@ class OFAKDTokenProjector(BaseConnector):
             Defaults to 0.
         num_heads (int): Attention heads of the blocks. Defaults to 4.
         mlp_ratio (float): MLP hidden width / d_S. Defaults to 4.
-        init_cfg (dict, optional): Unused; the spec's initialisation is
+        init_cfg (dict, optional): Unused; OFA-KD's initialisation is
             applied on construction.
 
     Inputs are (B, m + N, E) tensors, or Swin-style ``(tokens, (h, w))``
-    tuples whose grid then overrides ``grid_size``.
+    tuples; a token count or grid other than the one built for raises
+    ``ValueError`` (the projector would not be the paper's).
     """
 
     def __init__(self,
@@ -167,6 +189,7 @@ class OFAKDTokenProjector(BaseConnector):
                  init_cfg: Optional[Dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         _check_stage(stage)
+        self.stage = stage
         self.grid_size = self._as_hw(grid_size)
         self.num_extra_tokens = num_extra_tokens
         num_merges = merge_steps(min(self.grid_size))
@@ -180,7 +203,7 @@ class OFAKDTokenProjector(BaseConnector):
             last_of_several = num_merges >= 2 and i == num_merges - 1
             self.merge_acts.append(
                 nn.Identity() if last_of_several else nn.GELU())
-        # Only for widths the spec's models never have: a token that does not
+        # Only for widths the paper's models never have: a token that does not
         # pass a merger still needs width d_S.
         needs_proj = embed_dim != student_dim
         self.input_proj = nn.Linear(embed_dim, student_dim) \
@@ -202,10 +225,10 @@ class OFAKDTokenProjector(BaseConnector):
     def _as_hw(grid_size: GridSize) -> Tuple[int, int]:
         if isinstance(grid_size, int):
             return grid_size, grid_size
-        return tuple(grid_size)  # type: ignore[return-value]
+        return int(grid_size[0]), int(grid_size[1])
 
     def init_weights(self) -> None:
-        """Apply the OFA-KD initialisation (spec section 6)."""
+        """Apply the OFA-KD initialisation."""
         init_projector_weights(self)
         self._is_init = True
 
@@ -215,8 +238,17 @@ class OFAKDTokenProjector(BaseConnector):
         """(B, m + N, E) tokens, or ``(tokens, (h, w))`` -> (B, K)."""
         hw = self.grid_size
         if isinstance(feature, (tuple, list)):
-            feature, hw = feature[0], tuple(feature[1])
+            feature, hw = feature[0], tuple(int(s) for s in feature[1])
         m = self.num_extra_tokens
+        # Shapes are Python ints: this check costs no device sync.
+        if hw != self.grid_size or feature.shape[1] != m + hw[0] * hw[1]:
+            raise ValueError(
+                f'OFAKDTokenProjector (stage {self.stage}) was built for '
+                f'{m} extra + {self.grid_size[0]}x{self.grid_size[1]} patch '
+                f'tokens and got {feature.shape[1]} tokens (grid '
+                f'{hw[0]}x{hw[1]}): its patch merging depends on the grid, '
+                'so train at the image size of the dry run or set '
+                '`input_size` of OFAKDDistill to the training image size.')
         extra, x = feature[:, :m], feature[:, m:]
         for merger, act in zip(self.mergers, self.merge_acts):
             x, hw = merger(x, hw)

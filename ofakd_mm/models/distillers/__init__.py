@@ -1,3 +1,7 @@
-from .ofakd_distiller import OFAKDDistiller
+from .logits_recorder import OFAKDLogitsRecorder, mean_logits
+from .ofakd_distiller import OFAKDDistiller, ofakd_distill_building
 
-__all__ = ['OFAKDDistiller']
+__all__ = [
+    'OFAKDDistiller', 'OFAKDLogitsRecorder', 'mean_logits',
+    'ofakd_distill_building'
+]

@@ -1,52 +1,91 @@
-import math
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+import contextlib
+import contextvars
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
-from mmrazor.models.distillers import ConfigurableDistiller
+from mmpretrain.structures import DataSample
 from mmrazor.models.algorithms.base import LossResults
+from mmrazor.models.distillers import ConfigurableDistiller
+from mmrazor.models.task_modules import RecorderManager
 from mmrazor.registry import MODELS, TASK_UTILS
 from torch import nn
 
 from ..losses import OFAKDLoss
 from ..losses.utils import target_class_index
-from ..utils import resolve_stage_sources
+from ..utils import StageSource, discover_stage_sources, table_stage_sources
+from ..utils.stage_discovery import (CHANNELS_FIRST, Event, as_hw,
+                                     classifier_root, map_data_format,
+                                     record_events, stage_sources_hint,
+                                     token_layout)
 
 InputSize = Union[int, Sequence[int]]
+StageSources = Union[Dict[int, str], Sequence[str]]
+
+_BUILDING = contextvars.ContextVar('ofakd_distill_building', default=False)
+
+
+@contextlib.contextmanager
+def ofakd_distill_building() -> Iterator[None]:
+    """Context in which an :class:`OFAKDDistiller` may be built: entered by
+    ``OFAKDDistill``, the algorithm that runs the dry run that builds its
+    projectors (under any other algorithm its losses would never run)."""
+    token = _BUILDING.set(True)
+    try:
+        yield
+    finally:
+        _BUILDING.reset(token)
+
+
+def _dry_run_failed(size: Sequence[int], role: str, error: Exception) -> str:
+    return (f'OFA-KD dry run of the {role} at input size {tuple(size)} failed '
+            f'({type(error).__name__}: {error}). Set `input_size` of '
+            'OFAKDDistill to the image size of the data pipeline.')
 
 
 def _feature_width(feature: Any) -> int:
     """Width of what enters the classification layer (a tuple for heads
     with several tokens, e.g. the distilled DeiT head)."""
-    if isinstance(feature, (tuple, list)):
+    while isinstance(feature, (tuple, list)):
         feature = feature[0]
     return int(feature.shape[-1])
 
 
-def _merge_user_dict(ours: Dict, theirs: Optional[Dict], what: str) -> Dict:
+def _check_user_names(ours: Sequence[str], theirs: Optional[Dict],
+                      setting: str) -> Dict:
     theirs = dict(theirs or {})
     clash = sorted(set(ours) & set(theirs))
     if clash:
         raise KeyError(
-            f'OFAKDDistiller builds {what} named {clash} itself: rename '
-            'yours in the config.')
-    return {**ours, **theirs}
+            f'OFAKDDistiller builds {clash} of `distiller.{setting}` itself: '
+            f'rename yours in the config (OFA-KD uses the names {sorted(ours)}'
+            ').')
+    return theirs
 
 
 @MODELS.register_module()
 class OFAKDDistiller(ConfigurableDistiller):
-    """Distiller of OFA-KD: an exit-branch projector per chosen student stage,
-    and :class:`OFAKDLoss` between each branch's logits (and the student's
-    final logits) and the teacher's final logits.
+    """Distiller of OFA-KD (Hao et al., NeurIPS 2023): an exit-branch
+    projector per chosen student stage, and :class:`OFAKDLoss` between each
+    branch's logits (and the student's final logits) and the teacher's final
+    logits.
 
     Losses are logged as ``loss_ofa_stage{k}`` (weight ``ofa_loss_weight``)
     and ``loss_ofa_final`` (weight ``kd_loss_weight``), and the top-1
     accuracy of every branch on the training batch as ``top1_stage{k}`` and
     ``top1_final``. The projectors are built by :meth:`build_projectors`
-    (called by ``OFAKDDistill``) from a dry-run forward.
+    from a dry-run forward; only ``OFAKDDistill`` runs it, so building this
+    distiller under another algorithm raises ``TypeError``.
+
+    The stage modules are, in this order: ``stage_sources`` if given, the
+    stage table (:mod:`ofakd_mm.models.utils.stage_sources`) if it lists the
+    backbone, else the ones the dry run finds
+    (:func:`ofakd_mm.models.utils.discover_stage_sources`).
 
     Any ``student_recorders``, ``teacher_recorders``, ``connectors``,
     ``distill_losses`` and ``loss_forward_mappings`` given in the config are
-    added to OFA's own, so other MMRazor losses can run beside it.
+    added to OFA's own (whose names they may not reuse); the mappings may
+    refer to OFA's recorders (``stage{k}``, ``logits``, ``gt_labels``) and
+    connectors (``stage{k}``).
 
     Args:
         stages (Sequence[int]): Student stages (1..4) that get a branch.
@@ -60,13 +99,22 @@ class OFAKDDistiller(ConfigurableDistiller):
         ofa_loss_weight (float): w_ofa, weight of each branch term.
             Defaults to 1.0.
         stage_sources (dict | Sequence[str], optional): Module names of the
-            student's stages (``{1: 'backbone.layer1', ...}`` or a list of
-            four names) for backbones the stage table does not know.
-        logits_source (str): Module whose output is the final logits, in
-            student and teacher. Defaults to ``'head'``.
-        label_source (str): Module of the student whose second input is the
-            target (hard labels or soft scores). Defaults to
-            ``'head.loss_module'``.
+            student's stages, ``{1: 'backbone.layer1', ...}`` or a list of
+            four names, instead of the table or the discovered ones.
+        logits_source (str, optional): Module whose output is the final
+            logits, for student and teacher unless the next two are set.
+            Defaults to ``'head'`` for mmpretrain classifiers, ``'model'``
+            for ``TimmClassifier`` and, for a teacher without a head, the
+            whole model (its tensor-mode forward). A module returning
+            several logits (``ConformerHead``) counts as their mean.
+        student_logits_source (str, optional): The student's; defaults to
+            ``logits_source``.
+        teacher_logits_source (str, optional): The teacher's; defaults to
+            ``logits_source``.
+        label_source (str, optional): Module of the student whose second
+            input is the target (hard labels or soft scores). Defaults to
+            ``'head.loss_module'`` (``'loss_module'`` for
+            ``TimmClassifier``).
     """
 
     def __init__(self,
@@ -75,16 +123,29 @@ class OFAKDDistiller(ConfigurableDistiller):
                  temperature: float = 1.0,
                  kd_loss_weight: float = 1.0,
                  ofa_loss_weight: float = 1.0,
-                 stage_sources: Optional[Union[Dict[int, str],
-                                               Sequence[str]]] = None,
-                 logits_source: str = 'head',
-                 label_source: str = 'head.loss_module',
+                 stage_sources: Optional[StageSources] = None,
+                 logits_source: Optional[str] = None,
+                 student_logits_source: Optional[str] = None,
+                 teacher_logits_source: Optional[str] = None,
+                 label_source: Optional[str] = None,
                  student_recorders: Optional[Dict] = None,
                  teacher_recorders: Optional[Dict] = None,
+                 connectors: Optional[Dict] = None,
                  distill_losses: Optional[Dict] = None,
                  loss_forward_mappings: Optional[Dict] = None,
                  **kwargs) -> None:
+        if not _BUILDING.get():
+            raise TypeError(
+                'OFAKDDistiller builds its projectors from a dry run that '
+                'only the OFAKDDistill algorithm performs; under another '
+                'algorithm '
+                'no OFA loss would ever be computed. Set `model.type='
+                "'OFAKDDistill'` in the config, or write the projectors and "
+                'losses out with a ConfigurableDistiller (see configs/ofa/'
+                'ofa-configurable_resnet18-w16_vit-d64_1xb64-30e_digits.py).')
         self.stages = self._check_stages(stages)
+        self.stage_sources = self._check_stage_sources(stage_sources,
+                                                       self.stages)
         eps_list = self._expand_eps(eps, len(self.stages))
         ofa_losses = {
             f'loss_ofa_stage{k}': dict(
@@ -95,31 +156,73 @@ class OFAKDDistiller(ConfigurableDistiller):
         ofa_losses['loss_ofa_final'] = dict(
             type='OFAKDLoss', eps=eps_list[-1], temperature=temperature,
             loss_weight=kd_loss_weight)
+        stage_names = [f'stage{k}' for k in self.stages]
+        student_recorders = _check_user_names(
+            ['logits', 'gt_labels'] + stage_names, student_recorders,
+            'student_recorders')
+        teacher_recorders = _check_user_names(['logits'], teacher_recorders,
+                                              'teacher_recorders')
+        connectors = _check_user_names(stage_names, connectors, 'connectors')
+        distill_losses = _check_user_names(list(ofa_losses), distill_losses,
+                                           'distill_losses')
+        self._user_mappings = _check_user_names(
+            list(ofa_losses), loss_forward_mappings, 'loss_forward_mappings')
+        # The user's mappings may use recorders and connectors that exist
+        # only after the dry run: they are checked in `build_projectors`.
         super().__init__(
-            student_recorders=_merge_user_dict(
-                dict(logits=dict(type='ModuleOutputs', source=logits_source),
-                     gt_labels=dict(type='ModuleInputs',
-                                    source=label_source)),
-                student_recorders, 'student recorders'),
-            teacher_recorders=_merge_user_dict(
-                dict(logits=dict(type='ModuleOutputs', source=logits_source)),
-                teacher_recorders, 'teacher recorders'),
-            distill_losses=_merge_user_dict(ofa_losses, distill_losses,
-                                            'losses'),
-            loss_forward_mappings=loss_forward_mappings,
+            student_recorders=student_recorders,
+            teacher_recorders=teacher_recorders,
+            connectors=connectors,
+            distill_losses={**ofa_losses, **distill_losses},
+            loss_forward_mappings=None,
             **kwargs)
-        self.stage_sources = stage_sources
+        self.logits_sources = dict(
+            student=student_logits_source or logits_source,
+            teacher=teacher_logits_source or logits_source)
+        self.label_source = label_source
         self.projector_cfgs: Dict[str, Dict] = dict()
+        #: why each stage module was chosen, e.g. 'stage table (ResNet)'
+        self.stage_reasons: Dict[str, str] = dict()
+        #: how each token stage's grid and extra tokens were found
+        self.layout_reasons: Dict[str, str] = dict()
 
     @staticmethod
     def _check_stages(stages: Sequence[int]) -> List[int]:
         stages = list(stages)
+        if not stages:
+            raise ValueError(
+                'OFAKDDistiller got `stages=[]`: with no exit branch OFA-KD '
+                'is plain logit distillation. Set `stages=(1, 2, 3, 4)` (the '
+                "paper's four branches) or a subset, or use a KD config.")
         bad = [k for k in stages if k not in (1, 2, 3, 4)]
         if bad or len(set(stages)) != len(stages):
             raise ValueError(
                 f'OFAKDDistiller stages must be distinct values of 1, 2, 3, '
                 f'4 (the four student stages), got {stages}.')
         return stages
+
+    @staticmethod
+    def _check_stage_sources(sources: Optional[StageSources],
+                             stages: List[int]) -> Optional[Dict[int, str]]:
+        if sources is None:
+            return None
+        if isinstance(sources, dict):
+            bad = [k for k in sources if k not in (1, 2, 3, 4)]
+            if bad:
+                raise KeyError(
+                    f'stage_sources keys must be the stage numbers 1..4, got '
+                    f'{bad}: write {stage_sources_hint()}.')
+            missing = [k for k in stages if k not in sources]
+            if missing:
+                raise KeyError(
+                    f'stage_sources has no module for stages {missing}; it '
+                    f'has {sorted(sources)}: write {stage_sources_hint()}.')
+            return {k: str(sources[k]) for k in stages}
+        if isinstance(sources, str) or len(sources) != 4:
+            raise ValueError(
+                'stage_sources as a list must name the modules of all 4 '
+                f'stages, got {sources!r}: write {stage_sources_hint()}.')
+        return {k: str(sources[k - 1]) for k in stages}
 
     @staticmethod
     def _expand_eps(eps: Union[float, Sequence[float]],
@@ -138,98 +241,281 @@ class OFAKDDistiller(ConfigurableDistiller):
             raise ValueError(f'OFAKDDistiller eps must be > 0, got {eps}.')
         return eps_list
 
-    def _stage_source_list(self, student: nn.Module) -> List[str]:
-        sources = self.stage_sources
-        if sources is None:
-            return resolve_stage_sources(student, self.stages)
-        if isinstance(sources, dict):
-            missing = [k for k in self.stages if k not in sources]
-            if missing:
-                raise KeyError(f'stage_sources has no module for stages '
-                               f'{missing}; it has {sorted(sources)}.')
-            return [sources[k] for k in self.stages]
-        if len(sources) != 4:
-            raise ValueError('stage_sources as a list must name the modules '
-                             f'of all 4 stages, got {len(sources)}.')
-        return [sources[k - 1] for k in self.stages]
+    # ------------------------------------------------------------ recorders
+
+    def _logits_source(self, model: nn.Module, role: str) -> str:
+        source = self.logits_sources[role]
+        if source is None:
+            if isinstance(getattr(model, 'head', None), nn.Module):
+                source = 'head'
+            elif classifier_root(model)[0] == 'model':
+                source = 'model'  # TimmClassifier: the timm model's logits
+            elif role == 'teacher':
+                source = ''  # the teacher's tensor-mode forward
+            else:
+                raise KeyError(
+                    f'The student {type(model).__name__} has no `head`: set '
+                    '`student_logits_source` in the distiller config to the '
+                    'module that outputs its logits.')
+        if source not in dict(model.named_modules()):
+            raise KeyError(
+                f'The {role} has no module {source!r} to read logits from: '
+                f'set `{role}_logits_source` (or `logits_source`) in the '
+                'distiller config to the module that outputs the logits.')
+        return source
+
+    def _label_source(self, model: nn.Module) -> str:
+        modules = dict(model.named_modules())
+        source = self.label_source
+        if source is None:
+            source = 'head.loss_module' if 'head.loss_module' in modules \
+                else 'loss_module'
+        if source not in modules:
+            raise KeyError(
+                f'The student has no module {source!r} to read labels '
+                "from: set the distiller's `label_source` to the module that "
+                'receives (logits, target) in the student.')
+        return source
+
+    @staticmethod
+    def _check_recorder_sources(manager: RecorderManager, model: nn.Module,
+                                role: str) -> None:
+        modules = dict(model.named_modules())
+        for name, recorder in manager.recorders.items():
+            kind = type(recorder).__name__
+            if kind.startswith('Module') and recorder.source not in modules:
+                raise KeyError(
+                    f'{role.capitalize()} recorder {name!r} records module '
+                    f'{recorder.source!r}, which the {role} does not have: '
+                    f'fix its `source` in `distiller.{role}_recorders`.')
 
     def prepare_from_student(self, model: nn.Module) -> None:
-        """Add a ``stage{k}`` output recorder per stage, then initialise all
-        student recorders."""
-        modules = dict(model.named_modules())
-        label_source = self.student_recorders.get_recorder(
-            'gt_labels').source
-        if label_source not in modules:
-            raise KeyError(
-                f'The student has no module {label_source!r} to read labels '
-                "from: set the distiller's `label_source` to the module that "
-                'receives (logits, target) in the student head.')
-        for k, source in zip(self.stages, self._stage_source_list(model)):
-            if source not in modules:
-                raise KeyError(
-                    f'Stage {k} source {source!r} is not a module of the '
-                    'student: fix `stage_sources` in the distiller config.')
-            self.student_recorders.recorders[f'stage{k}'] = TASK_UTILS.build(
-                dict(type='ModuleOutputsRecorder', source=source))
+        """Add the student's ``logits`` and ``gt_labels`` recorders, then
+        initialise all student recorders (stage recorders are added by
+        :meth:`build_projectors`)."""
+        self._check_recorder_sources(self.student_recorders, model,
+                                     'student')
+        recorders = self.student_recorders.recorders
+        recorders['logits'] = TASK_UTILS.build(
+            dict(type='OFAKDLogitsRecorder',
+                 source=self._logits_source(model, 'student')))
+        recorders['gt_labels'] = TASK_UTILS.build(
+            dict(type='ModuleInputsRecorder',
+                 source=self._label_source(model)))
         super().prepare_from_student(model)
 
+    def prepare_from_teacher(self, model: nn.Module) -> None:
+        """Add the teacher's ``logits`` recorder, then initialise all
+        teacher recorders."""
+        self._check_recorder_sources(self.teacher_recorders, model,
+                                     'teacher')
+        self.teacher_recorders.recorders['logits'] = TASK_UTILS.build(
+            dict(type='OFAKDLogitsRecorder',
+                 source=self._logits_source(model, 'teacher')))
+        super().prepare_from_teacher(model)
+
+    # -------------------------------------------------------------- dry run
+
+    def _stage_sources(self, student: nn.Module,
+                       input_size: InputSize,
+                       probe: '_Probe') -> List[StageSource]:
+        if self.stage_sources is not None:
+            return [
+                StageSource(k, self.stage_sources[k], 'user: stage_sources')
+                for k in self.stages
+            ]
+        entry = table_stage_sources(student)
+        if entry is not None:
+            family, names = entry
+            return [
+                StageSource(k, names[k - 1], f'stage table ({family})')
+                for k in self.stages
+            ]
+        found = discover_stage_sources(student, input_size, probe.events())
+        return [found[k - 1] for k in self.stages]
+
+    def _add_stage_recorders(self, student: nn.Module,
+                             sources: List[StageSource]) -> None:
+        modules = dict(student.named_modules())
+        for choice in sources:
+            if choice.source not in modules:
+                raise KeyError(
+                    f'Stage {choice.stage} source {choice.source!r} is not a '
+                    'module of the student: fix `stage_sources` in the '
+                    f'distiller config, e.g. {stage_sources_hint()}.')
+            recorder = TASK_UTILS.build(
+                dict(type='ModuleOutputsRecorder', source=choice.source))
+            recorder.initialize(student)
+            self.student_recorders.recorders[f'stage{choice.stage}'] = \
+                recorder
+            self.stage_reasons[f'stage{choice.stage}'] = choice.reason
+
     @torch.no_grad()
-    def _dry_run(self, model: nn.Module, recorders: Any, x: torch.Tensor,
-                 role: str) -> Tuple[int, int]:
-        """Forward ``x`` through ``model`` (recording); return its final
-        feature width and number of classes."""
+    def _dry_run(self, model: nn.Module, x: torch.Tensor, role: str,
+                 recorders: RecorderManager) -> int:
+        """Run ``model`` as training will (student: loss mode, teacher:
+        tensor mode) on ``x``, recording; return the width of the feature
+        that enters its classification layer."""
+        head = getattr(model, 'head', None)
+        head_inputs: List[Tuple] = []
+        handle = head.register_forward_pre_hook(
+            lambda module, inputs: head_inputs.append(inputs)) \
+            if isinstance(head, nn.Module) else None
         was_training = model.training
         model.eval()
         try:
             with recorders:
-                feats = model.extract_feat(x)
-                logits = model.head(feats)
-                width = _feature_width(model.head.pre_logits(feats))
+                if role == 'student':
+                    model(x, [DataSample().set_gt_label(0)], mode='loss')
+                else:
+                    model(x, mode='tensor')
+            logits = recorders.get_recorder('logits').get_record_data()
         except Exception as e:
-            raise ValueError(
-                f'OFA-KD dry run of the {role} at input size '
-                f'{tuple(x.shape[2:])} failed ({type(e).__name__}: {e}). Set '
-                '`input_size` of OFAKDDistill to the image size of the data '
-                'pipeline.') from e
+            raise ValueError(_dry_run_failed(x.shape[2:], role, e)) from e
         finally:
             model.train(was_training)
-        return width, int(logits.shape[-1])
+            if handle is not None:
+                handle.remove()
+        return self._final_width(model, head_inputs, int(logits.shape[-1]),
+                                 role)
+
+    @staticmethod
+    def _final_width(model: nn.Module, head_inputs: List[Tuple],
+                     num_classes: int, role: str) -> int:
+        head = getattr(model, 'head', None)
+        if head_inputs and hasattr(head, 'pre_logits'):
+            return _feature_width(head.pre_logits(*head_inputs[0]))
+        inner = getattr(model, 'model', None)
+        if isinstance(getattr(inner, 'num_features', None), int):
+            return inner.num_features  # timm
+        linears = [
+            m for m in model.modules()
+            if isinstance(m, nn.Linear) and m.out_features == num_classes
+        ]
+        if linears:
+            return linears[-1].in_features
+        raise ValueError(
+            f'OFA-KD cannot tell the feature width of the {role} (what enters '
+            'its classification layer, which sizes the projectors): give it '
+            'an mmpretrain head with `pre_logits` or a final nn.Linear to '
+            'num_classes.')
+
+    @staticmethod
+    def _check_recorded(manager: RecorderManager, role: str) -> None:
+        settings = dict(logits=f'`{role}_logits_source`',
+                        gt_labels='`label_source`')
+        for name, recorder in manager.recorders.items():
+            if recorder.data_buffer:
+                continue
+            setting = settings.get(name) or (
+                '`stage_sources`' if name.startswith('stage') else
+                f'its `source` in `distiller.{role}_recorders`')
+            mode = ('loss mode' if role == 'student' else
+                    'tensor mode (no loss_module is called)')
+            raise ValueError(
+                f'{role.capitalize()} recorder {name!r} (source '
+                f'{recorder.source!r}) recorded nothing in a dry-run forward '
+                f'of the {role} in {mode}: that module is never called. '
+                f'Fix {setting} in the distiller config.')
 
     def build_projectors(self, student: nn.Module, teacher: nn.Module,
                          input_size: InputSize) -> None:
-        """Measure stage shapes, d_S, d_T and num_classes with a dry-run
-        forward at ``input_size`` and build one projector per stage.
+        """Choose the student's stage modules, measure stage shapes, d_S,
+        d_T and num_classes with dry-run forwards at ``input_size`` and
+        build one projector per stage.
 
         Args:
             student (nn.Module): The student classifier.
             teacher (nn.Module): The teacher classifier.
             input_size (int | tuple[int, int]): Training image size.
         """
-        h, w = (input_size, input_size) if isinstance(input_size, int) \
-            else input_size
+        image_hw = as_hw(input_size)
+        probe = _Probe(student, image_hw)
+        self._add_stage_recorders(
+            student, self._stage_sources(student, image_hw, probe))
         device = next(student.parameters()).device
-        x = torch.zeros(1, 3, h, w, device=device)
-        student_dim, num_classes = self._dry_run(
-            student, self.student_recorders, x, 'student')
-        teacher_dim, teacher_classes = self._dry_run(
-            teacher, self.teacher_recorders, x, 'teacher')
+        x = torch.zeros(1, 3, *image_hw, device=device)
+        student_dim = self._dry_run(student, x, 'student',
+                                    self.student_recorders)
+        teacher_dim = self._dry_run(teacher, x, 'teacher',
+                                    self.teacher_recorders)
+        self._check_recorded(self.student_recorders, 'student')
+        self._check_recorded(self.teacher_recorders, 'teacher')
+        num_classes = int(self.student_recorders.get_recorder(
+            'logits').get_record_data().shape[-1])
+        teacher_classes = int(self.teacher_recorders.get_recorder(
+            'logits').get_record_data().shape[-1])
         if num_classes != teacher_classes:
             raise ValueError(
                 f'The student predicts {num_classes} classes and the teacher '
                 f'{teacher_classes}: set the same `num_classes` in both heads '
                 '(and use a teacher fine-tuned on this dataset).')
-        backbone = getattr(student, 'backbone', None)
         for k in self.stages:
-            record = self.student_recorders.get_recorder(
-                f'stage{k}').get_record_data()
-            cfg = self._projector_cfg(k, record, backbone, student_dim,
-                                      teacher_dim, num_classes)
-            self.projector_cfgs[f'stage{k}'] = cfg
-            self.connectors[f'stage{k}'] = MODELS.build(cfg).to(device)
-        for recorders in (self.student_recorders, self.teacher_recorders):
-            for recorder in recorders.recorders.values():
+            name = f'stage{k}'
+            recorder = self.student_recorders.get_recorder(name)
+            cfg = self._projector_cfg(k, recorder.source,
+                                      recorder.get_record_data(), student,
+                                      image_hw, probe)
+            cfg.update(student_dim=student_dim, num_classes=num_classes)
+            if cfg['type'] == 'OFAKDConvProjector':
+                cfg['teacher_dim'] = teacher_dim
+            self.projector_cfgs[name] = cfg
+            self.connectors[name] = MODELS.build(cfg).to(device)
+        for manager in (self.student_recorders, self.teacher_recorders):
+            for recorder in manager.recorders.values():
                 recorder.reset_data_buffer()
+        self.loss_forward_mappings = self._loss_forward_mappings()
 
+    def _projector_cfg(self, stage: int, source: str, record: Any,
+                       student: nn.Module, image_hw: Tuple[int, int],
+                       probe: '_Probe') -> Dict:
+        name = f'stage{stage}'
+        if isinstance(record, (tuple, list)) and len(record) >= 2 and \
+                isinstance(record[0], torch.Tensor) and record[0].dim() == 3:
+            # Swin-style (tokens, (h, w)): the stage states its grid.
+            tokens = record[0]
+            grid = tuple(int(s) for s in record[1])
+            extra = tokens.shape[1] - grid[0] * grid[1]
+            if extra < 0:
+                raise ValueError(
+                    f'Stage {stage} ({source}) gives {tokens.shape[1]} tokens '
+                    f'for a {grid[0]}x{grid[1]} grid: point `stage_sources` '
+                    'at another module.')
+            self.layout_reasons[name] = (
+                f'{extra} extra token(s) and grid {grid[0]}x{grid[1]} from '
+                'its (tokens, hw) output')
+            return dict(
+                type='OFAKDTokenProjector', embed_dim=int(tokens.shape[-1]),
+                grid_size=grid, stage=stage, num_extra_tokens=extra)
+        if isinstance(record, torch.Tensor) and record.dim() == 4:
+            data_format = map_data_format(record.shape, image_hw)
+            if data_format is not None:
+                cfg = dict(
+                    type='OFAKDConvProjector',
+                    in_channels=int(record.shape[1] if data_format ==
+                                    CHANNELS_FIRST else record.shape[3]),
+                    stage=stage)
+                if data_format != CHANNELS_FIRST:
+                    cfg['data_format'] = data_format
+                return cfg
+        if isinstance(record, torch.Tensor) and record.dim() == 3:
+            layout = token_layout(student, source, int(record.shape[1]),
+                                  image_hw, probe.events())
+            self.layout_reasons[name] = layout.reason
+            grid = layout.grid
+            return dict(
+                type='OFAKDTokenProjector', embed_dim=int(record.shape[-1]),
+                grid_size=grid[0] if grid[0] == grid[1] else grid,
+                stage=stage, num_extra_tokens=layout.num_extra_tokens)
+        shape = tuple(record.shape) if isinstance(record, torch.Tensor) \
+            else type(record).__name__
+        raise ValueError(
+            f'Stage {stage} ({source}) outputs {shape}; OFA-KD projects '
+            '(B, C, H, W) or (B, H, W, C) feature maps and (B, N, E) tokens: '
+            'point `stage_sources` at modules with such outputs, e.g. '
+            f'{stage_sources_hint()}.')
+
+    def _loss_forward_mappings(self) -> Dict[str, Dict]:
         label = dict(recorder='gt_labels', from_student=True, data_idx=1)
         teacher_logits = dict(recorder='logits', from_student=False)
         mappings = {
@@ -242,46 +528,36 @@ class OFAKDDistiller(ConfigurableDistiller):
         mappings['loss_ofa_final'] = dict(
             preds_S=dict(recorder='logits', from_student=True),
             preds_T=teacher_logits, gt_labels=label)
-        mappings = _merge_user_dict(mappings, self.loss_forward_mappings,
-                                    'loss_forward_mappings')
+        for loss_name, mapping in self._user_mappings.items():
+            if loss_name not in self.distill_losses:
+                raise KeyError(
+                    f'loss_forward_mappings names loss {loss_name!r}, which '
+                    '`distiller.distill_losses` does not define; the losses '
+                    f'are {sorted(self.distill_losses)}.')
+            for arg, record in dict(mapping).items():
+                if not isinstance(record, dict) or 'recorder' not in record:
+                    continue
+                student = record.get('from_student')
+                manager = self.student_recorders if student else \
+                    self.teacher_recorders
+                role = 'student' if student else 'teacher'
+                if record['recorder'] not in manager.recorders:
+                    raise KeyError(
+                        f'loss_forward_mappings.{loss_name}.{arg} reads '
+                        f'{role} recorder {record["recorder"]!r}, which does '
+                        f'not exist; the {role} recorders are '
+                        f'{sorted(manager.recorders)}.')
+                connector = record.get('connector')
+                if connector is not None and connector not in self.connectors:
+                    raise KeyError(
+                        f'loss_forward_mappings.{loss_name}.{arg} uses '
+                        f'connector {connector!r}, which does not exist; the '
+                        f'connectors are {sorted(self.connectors)}.')
+        mappings.update(self._user_mappings)
         self._check_loss_forward_mappings(self.distill_losses, mappings,
                                           self.student_recorders,
                                           self.teacher_recorders)
-        self.loss_forward_mappings = mappings
-
-    def _projector_cfg(self, stage: int, record: Any,
-                       backbone: Optional[nn.Module], student_dim: int,
-                       teacher_dim: int, num_classes: int) -> Dict:
-        if isinstance(record, (tuple, list)):  # Swin: (tokens, (h, w))
-            tokens, grid = record[0], tuple(int(s) for s in record[1])
-            return dict(
-                type='OFAKDTokenProjector', embed_dim=tokens.shape[-1],
-                grid_size=grid, stage=stage, student_dim=student_dim,
-                num_classes=num_classes,
-                num_extra_tokens=tokens.shape[1] - grid[0] * grid[1])
-        if record.dim() == 4:
-            return dict(
-                type='OFAKDConvProjector', in_channels=record.shape[1],
-                stage=stage, student_dim=student_dim, teacher_dim=teacher_dim,
-                num_classes=num_classes)
-        if record.dim() == 3:
-            num_tokens = record.shape[1]
-            extra = getattr(backbone, 'num_extra_tokens', None)
-            if extra is None:  # no attribute: the remainder of a square grid
-                extra = num_tokens - math.isqrt(num_tokens)**2
-            grid = math.isqrt(num_tokens - extra)
-            if grid * grid != num_tokens - extra:
-                raise ValueError(
-                    f'Stage {stage} has {num_tokens} tokens with {extra} '
-                    'extra tokens, which is no square patch grid.')
-            return dict(
-                type='OFAKDTokenProjector', embed_dim=record.shape[-1],
-                grid_size=grid, stage=stage, student_dim=student_dim,
-                num_classes=num_classes, num_extra_tokens=extra)
-        raise ValueError(
-            f'Stage {stage} output has shape {tuple(record.shape)}; OFA-KD '
-            'projects (B, C, H, W) feature maps or (B, N, E) tokens: point '
-            '`stage_sources` at modules with such outputs.')
+        return mappings
 
     def compute_distill_losses(self) -> LossResults:
         """Compute every mapped loss; for :class:`OFAKDLoss` terms also log
@@ -301,3 +577,26 @@ class OFAKDDistiller(ConfigurableDistiller):
                         else branch
                     losses[f'top1_{branch}'] = correct.float().mean() * 100
         return losses
+
+
+class _Probe:
+    """A dry run of the student with every module call recorded, made only
+    if stage discovery or a token grid needs it."""
+
+    def __init__(self, student: nn.Module, image_hw: Tuple[int,
+                                                           int]) -> None:
+        self.student = student
+        self.image_hw = image_hw
+        self._events: Optional[List[Event]] = None
+
+    def events(self) -> List[Event]:
+        """The calls of a dry run at the training size (run once)."""
+        if self._events is None:
+            try:
+                self._events = record_events(self.student, self.image_hw)
+            except TypeError:  # no extract_feat: says to use stage_sources
+                raise
+            except Exception as e:
+                raise ValueError(
+                    _dry_run_failed(self.image_hw, 'student', e)) from e
+        return self._events

@@ -1,6 +1,9 @@
-"""Which module of an mmpretrain classifier ends each of the four OFA-KD
-stages (spec section 3)."""
-from typing import Callable, Dict, List, Sequence
+"""The stage table: which module of an mmpretrain classifier ends each of
+the four OFA-KD stages, for the families whose taps are fixed by the paper
+(Hao et al., NeurIPS 2023) or by this package's configs. It is consulted
+before automatic discovery (:mod:`.stage_discovery`), and a distiller's
+``stage_sources`` overrides both."""
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch.nn as nn
 
@@ -51,9 +54,41 @@ def _isotropic_stages(backbone: nn.Module) -> List[str]:
     return [f'layers.{i}' for i in (1, 3, n - 3, n - 1)]
 
 
+def table_stage_sources(
+        model: nn.Module,
+        prefix: str = 'backbone') -> Optional[Tuple[str, List[str]]]:
+    """The stage table's four module names for ``model``, if it has any.
+
+    Args:
+        model (nn.Module): A classifier.
+        prefix (str): Attribute of ``model`` holding the backbone.
+
+    Returns:
+        tuple[str, list[str]] | None: The table entry's class name and the
+        names of stages 1..4 from the classifier root, or None if the
+        backbone is not in the table.
+    """
+    backbone = getattr(model, prefix, None)
+    if not isinstance(backbone, nn.Module):
+        return None
+    for cls in type(backbone).__mro__:
+        fn = STAGE_SOURCES.get(cls.__name__)
+        if fn is not None:
+            names = fn(backbone)
+            if len(names) != 4:
+                raise ValueError(
+                    f'The stage table gives {len(names)} stages for '
+                    f'{type(backbone).__name__}, OFA-KD needs 4: give '
+                    "`stage_sources={1: 'backbone.a', 2: ..., 3: ..., 4: "
+                    "...}` in the distiller config.")
+            return cls.__name__, [f'{prefix}.{name}' for name in names]
+    return None
+
+
 def resolve_stage_sources(model: nn.Module, stages: Sequence[int],
                           prefix: str = 'backbone') -> List[str]:
-    """Module names (from the classifier root) of the given 1-based stages.
+    """Module names (from the classifier root) of the given 1-based stages,
+    from the stage table.
 
     Args:
         model (nn.Module): An mmpretrain classifier with a ``backbone``.
@@ -63,27 +98,21 @@ def resolve_stage_sources(model: nn.Module, stages: Sequence[int],
     Returns:
         list[str]: e.g. ``['backbone.layer1', 'backbone.layer4']``.
     """
-    backbone = getattr(model, prefix, None)
-    if backbone is None:
+    if not isinstance(getattr(model, prefix, None), nn.Module):
         raise KeyError(
-            f'{type(model).__name__} has no `{prefix}`: OFA-KD needs an '
-            'mmpretrain classifier, or `stage_sources` naming the modules of '
-            'each stage in the distiller config.')
-    fn = None
-    for cls in type(backbone).__mro__:
-        fn = STAGE_SOURCES.get(cls.__name__)
-        if fn is not None:
-            break
-    if fn is None:
+            f'{type(model).__name__} has no `{prefix}`: name the module of '
+            'each stage in the distiller config, e.g. '
+            "stage_sources={1: 'layer1', 2: 'layer2', 3: 'layer3', "
+            "4: 'layer4'}.")
+    entry = table_stage_sources(model, prefix)
+    if entry is None:
+        backbone = getattr(model, prefix)
         raise KeyError(
-            f'OFA-KD does not know the stages of backbone '
-            f'{type(backbone).__name__} (known: {sorted(STAGE_SOURCES)}). '
-            "Name them in the distiller config, e.g. stage_sources=dict("
-            "stage1='backbone.layer1', ...), or register them with "
+            f'The stage table does not list backbone '
+            f'{type(backbone).__name__} (it lists {sorted(STAGE_SOURCES)}): '
+            'OFAKDDistill finds its stages from a dry run, or name them in '
+            "the distiller config, e.g. stage_sources={1: 'backbone.layer1', "
+            "2: 'backbone.layer2', 3: 'backbone.layer3', 4: "
+            "'backbone.layer4'}, or register them with "
             '`ofakd_mm.models.utils.register_stage_sources`.')
-    names = fn(backbone)
-    if len(names) != 4:
-        raise ValueError(
-            f'{type(backbone).__name__} has {len(names)} stages, OFA-KD '
-            'expects 4: give `stage_sources` in the distiller config.')
-    return [f'{prefix}.{names[k - 1]}' for k in stages]
+    return [entry[1][k - 1] for k in stages]
