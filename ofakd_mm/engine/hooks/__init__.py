@@ -1,3 +1,4 @@
+from .atomic_checkpoint_hook import AtomicCheckpointHook, AtomicLocalBackend
 from .student_ema_hook import StudentEMAHook
 
-__all__ = ['StudentEMAHook']
+__all__ = ['AtomicCheckpointHook', 'AtomicLocalBackend', 'StudentEMAHook']
