@@ -1,12 +1,26 @@
-"""Evaluate a checkpoint on the test set of an OpenMMLab config."""
+"""Evaluate a checkpoint on the test set of an OpenMMLab config.
+
+The checkpoint must fit the config's model exactly (an error names what
+differs). For a distillation config the student (``model.architecture``) is
+evaluated: the teacher plays no part, so its ``teacher_ckpt`` is not loaded
+and need not exist.
+"""
 import argparse
 import os
 import os.path as osp
+from typing import Any, Dict, Optional
 
-import ofakd_mm  # noqa: F401  (applies the compatibility layer first)
 from mmengine.config import Config, DictAction
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+
+import ofakd_mm  # noqa: F401  (compatibility layer, registration)
+from ofakd_mm.utils.checkpoint import check_state_dict, model_state_dict
+
+#: Keys of a distillation checkpoint that evaluation does not use.
+TEACHER_PREFIX = 'teacher.'
 
 
 def parse_args() -> argparse.Namespace:
@@ -28,9 +42,56 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+class CheckpointMatchHook(Hook):
+    """Refuses a checkpoint whose keys or shapes differ from the model's
+    (mmengine loads non-strictly: a mismatch would evaluate the untrained
+    weights). A distillation checkpoint's teacher keys are ignored."""
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self, config: str, checkpoint: str) -> None:
+        self.config = config
+        self.checkpoint = checkpoint
+
+    def after_load_checkpoint(self, runner: Runner,
+                              checkpoint: Dict[str, Any]) -> None:
+        model = runner.model.module if is_model_wrapper(runner.model) \
+            else runner.model
+
+        def without_teacher(state_dict: Dict[str, Any]) -> Dict[str, Any]:
+            return {k: v for k, v in state_dict.items()
+                    if not k.startswith(TEACHER_PREFIX)}
+
+        check_state_dict(
+            without_teacher(model_state_dict(checkpoint, self.checkpoint)),
+            without_teacher(model.state_dict()),
+            f'checkpoint {self.checkpoint!r} does not match the model of '
+            f'{self.config!r}',
+            fix='Pass the config the checkpoint was trained with (a '
+            'distillation checkpoint with its distillation config, a '
+            'converted student with its exported config).')
+
+
+def skip_teacher_checkpoint(cfg: Config) -> Optional[str]:
+    """Drop ``model.teacher_ckpt`` (testing evaluates the student only);
+    returns what it was."""
+    model = cfg.get('model')
+    if not isinstance(model, dict) or not model.get('teacher_ckpt'):
+        return None
+    teacher_ckpt = model['teacher_ckpt']
+    model['teacher_ckpt'] = None
+    return teacher_ckpt
+
+
+def is_local(filename: str) -> bool:
+    """A local path, not a URL or another scheme of mmengine's
+    CheckpointLoader."""
+    return '://' not in filename and '::' not in filename
+
+
 def main() -> None:
     args = parse_args()
-    if not osp.isfile(args.checkpoint):
+    if is_local(args.checkpoint) and not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint!r} not found.')
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
@@ -42,11 +103,18 @@ def main() -> None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
+    teacher_ckpt = skip_teacher_checkpoint(cfg)
     loader = cfg.get('test_dataloader', None)
     if loader is not None and loader.get('num_workers', 0) == 0:
         loader['persistent_workers'] = False
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)
+    if teacher_ckpt is not None:
+        runner.logger.info(
+            'Evaluating the student (model.architecture) of the '
+            'distillation model: the teacher is not used, so teacher_ckpt '
+            f'({teacher_ckpt}) is not loaded.')
+    runner.register_hook(CheckpointMatchHook(args.config, args.checkpoint))
     metrics = runner.test()
     if args.out:
         from mmengine.fileio import dump
