@@ -6,6 +6,8 @@ _base_ = [
 teacher_ckpt = 'checkpoints/convnext-t_cifar100.pth'
 
 model = dict(
-    architecture=_base_.swin_p,
-    teacher=_base_.convnext_t,
+    architecture=dict(
+        cfg_path='ofakd_mm::_base_/models/swin-p_cifar100.py'),
+    teacher=dict(
+        cfg_path='ofakd_mm::_base_/models/convnext-t_cifar100.py'),
     teacher_ckpt=teacher_ckpt)

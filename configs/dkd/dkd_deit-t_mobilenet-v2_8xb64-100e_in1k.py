@@ -1,11 +1,13 @@
 _base_ = [
-    '../_base_/recipes/in1k_cnn_8xb64-100e.py',
+    '../_base_/recipes/in1k_cnn_8xb64-100e_bicubic-test.py',
     '../_base_/algorithms/dkd_in1k.py',
 ]
 # See configs/teachers/deit-t_in1k.py.
 teacher_ckpt = 'checkpoints/deit-t_in1k.pth'
 
 model = dict(
-    architecture=_base_.mobilenet_v2,
-    teacher=_base_.deit_t,
+    architecture=dict(
+        cfg_path='ofakd_mm::_base_/models/mobilenet-v2_in1k.py'),
+    teacher=dict(
+        cfg_path='ofakd_mm::_base_/models/deit-t_in1k.py'),
     teacher_ckpt=teacher_ckpt)

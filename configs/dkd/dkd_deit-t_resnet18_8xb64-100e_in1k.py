@@ -6,6 +6,8 @@ _base_ = [
 teacher_ckpt = 'checkpoints/deit-t_in1k.pth'
 
 model = dict(
-    architecture=_base_.resnet18,
-    teacher=_base_.deit_t,
+    architecture=dict(
+        cfg_path='ofakd_mm::_base_/models/resnet18_in1k.py'),
+    teacher=dict(
+        cfg_path='ofakd_mm::_base_/models/deit-t_in1k.py'),
     teacher_ckpt=teacher_ckpt)

@@ -1,11 +1,13 @@
 _base_ = [
-    '../_base_/recipes/in1k_vit_8xb128-300e.py',
+    '../_base_/recipes/in1k_vit-distill_8xb128-300e.py',
     '../_base_/algorithms/dkd_in1k.py',
 ]
 # See configs/teachers/mixer-b16_in1k.py.
 teacher_ckpt = 'checkpoints/mixer-b16_in1k.pth'
 
 model = dict(
-    architecture=_base_.deit_t,
-    teacher=_base_.mixer_b16,
+    architecture=dict(
+        cfg_path='ofakd_mm::_base_/models/deit-t_in1k.py'),
+    teacher=dict(
+        cfg_path='ofakd_mm::_base_/models/mixer-b16_in1k.py'),
     teacher_ckpt=teacher_ckpt)

@@ -6,6 +6,8 @@ _base_ = [
 teacher_ckpt = 'checkpoints/mixer-b16_in1k.pth'
 
 model = dict(
-    architecture=_base_.resnet18,
-    teacher=_base_.mixer_b16,
+    architecture=dict(
+        cfg_path='ofakd_mm::_base_/models/resnet18_in1k.py'),
+    teacher=dict(
+        cfg_path='ofakd_mm::_base_/models/mixer-b16_in1k.py'),
     teacher_ckpt=teacher_ckpt)

@@ -6,6 +6,8 @@ _base_ = [
 teacher_ckpt = 'checkpoints/mixer-b16_cifar100.pth'
 
 model = dict(
-    architecture=_base_.deit_t,
-    teacher=_base_.mixer_b16,
+    architecture=dict(
+        cfg_path='ofakd_mm::_base_/models/deit-t_cifar100.py'),
+    teacher=dict(
+        cfg_path='ofakd_mm::_base_/models/mixer-b16_cifar100.py'),
     teacher_ckpt=teacher_ckpt)

@@ -6,6 +6,8 @@ _base_ = [
 teacher_ckpt = 'checkpoints/mixer-b16_cifar100.pth'
 
 model = dict(
-    architecture=_base_.mobilenet_v2,
-    teacher=_base_.mixer_b16,
+    architecture=dict(
+        cfg_path='ofakd_mm::_base_/models/mobilenet-v2_cifar100.py'),
+    teacher=dict(
+        cfg_path='ofakd_mm::_base_/models/mixer-b16_cifar100.py'),
     teacher_ckpt=teacher_ckpt)

@@ -1,3 +1,4 @@
+# eps 1.5: the official README's command for this pair.
 _base_ = [
     '../_base_/recipes/in1k_cnn_8xb64-100e.py',
     '../_base_/algorithms/ofa.py',
@@ -6,7 +7,9 @@ _base_ = [
 teacher_ckpt = 'checkpoints/deit-t_in1k.pth'
 
 model = dict(
-    architecture=_base_.resnet18,
-    teacher=_base_.deit_t,
+    architecture=dict(
+        cfg_path='ofakd_mm::_base_/models/resnet18_in1k.py'),
+    teacher=dict(
+        cfg_path='ofakd_mm::_base_/models/deit-t_in1k.py'),
     teacher_ckpt=teacher_ckpt,
     distiller=dict(eps=1.5))

@@ -1,4 +1,5 @@
-# eps 1.0: the paper does not state it for this pair (range 1.0-1.5).
+# eps 1.0, the official default (`--ofa-eps 1`): no value is published for
+# this pair (the paper's values lie in [1.0, 1.5]).
 _base_ = [
     '../_base_/recipes/cifar100_cnn_8xb128-300e.py',
     '../_base_/algorithms/ofa_cifar100.py',
@@ -7,7 +8,9 @@ _base_ = [
 teacher_ckpt = 'checkpoints/mixer-b16_cifar100.pth'
 
 model = dict(
-    architecture=_base_.mobilenet_v2,
-    teacher=_base_.mixer_b16,
+    architecture=dict(
+        cfg_path='ofakd_mm::_base_/models/mobilenet-v2_cifar100.py'),
+    teacher=dict(
+        cfg_path='ofakd_mm::_base_/models/mixer-b16_cifar100.py'),
     teacher_ckpt=teacher_ckpt,
     distiller=dict(eps=1.0))

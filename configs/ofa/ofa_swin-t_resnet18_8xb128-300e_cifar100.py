@@ -1,3 +1,5 @@
+# eps 1 and w_ofa 0.1: the authors' run of this pair
+# (github.com/Hao840/OFAKD issue #14).
 _base_ = [
     '../_base_/recipes/cifar100_cnn_8xb128-300e.py',
     '../_base_/algorithms/ofa_cifar100.py',
@@ -6,7 +8,9 @@ _base_ = [
 teacher_ckpt = 'checkpoints/swin-t_cifar100.pth'
 
 model = dict(
-    architecture=_base_.resnet18,
-    teacher=_base_.swin_t,
+    architecture=dict(
+        cfg_path='ofakd_mm::_base_/models/resnet18_cifar100.py'),
+    teacher=dict(
+        cfg_path='ofakd_mm::_base_/models/swin-t_cifar100.py'),
     teacher_ckpt=teacher_ckpt,
     distiller=dict(eps=1.0))

@@ -1,4 +1,6 @@
-# MobileNetV2 trained from scratch: the baseline of the distillation configs.
-_base_ = '../_base_/recipes/in1k_cnn_8xb64-100e.py'
-
-model = _base_.mobilenet_v2
+# MobileNetV2 trained from scratch with the official recipe: the baseline of
+# the distillation configs.
+_base_ = [
+    '../_base_/models/mobilenet-v2_in1k.py',
+    '../_base_/recipes/in1k_cnn_8xb64-100e_bicubic-test.py',
+]

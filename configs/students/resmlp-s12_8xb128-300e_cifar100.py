@@ -1,4 +1,6 @@
-# ResMLP-S12 trained from scratch: the baseline of the distillation configs.
-_base_ = '../_base_/recipes/cifar100_vit_8xb128-300e.py'
-
-model = _base_.resmlp_s12
+# ResMLP-S12 trained from scratch with the official recipe: the baseline of
+# the distillation configs.
+_base_ = [
+    '../_base_/models/resmlp-s12_cifar100.py',
+    '../_base_/recipes/cifar100_vit_8xb128-300e_crop0.875-test.py',
+]

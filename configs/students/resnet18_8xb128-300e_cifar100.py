@@ -1,4 +1,6 @@
-# ResNet18 trained from scratch: the baseline of the distillation configs.
-_base_ = '../_base_/recipes/cifar100_cnn_8xb128-300e.py'
-
-model = _base_.resnet18
+# ResNet18 trained from scratch with the official recipe: the baseline of
+# the distillation configs.
+_base_ = [
+    '../_base_/models/resnet18_cifar100.py',
+    '../_base_/recipes/cifar100_cnn_8xb128-300e.py',
+]

@@ -1,4 +1,6 @@
-# Swin-N trained from scratch: the baseline of the distillation configs.
-_base_ = '../_base_/recipes/in1k_vit_8xb128-300e.py'
-
-model = _base_.swin_n
+# Swin-N trained from scratch with the official recipe: the baseline of
+# the distillation configs.
+_base_ = [
+    '../_base_/models/swin-n_in1k.py',
+    '../_base_/recipes/in1k_vit_8xb128-300e.py',
+]

@@ -12,6 +12,7 @@ import ofakd_mm  # noqa: F401  (registers the backbones)
 from mmpretrain.registry import MODELS
 from ofakd_mm.models.backbones.cycle_mlp import CycleFC
 from ofakd_mm.models.utils import resolve_stage_sources
+from ofakd_mm.utils import resolve_model_cfg
 
 
 def _num_params(module: nn.Module) -> int:
@@ -263,19 +264,29 @@ def swin_params(dims: int, depths: Sequence[int], heads: Sequence[int],
     return total + 2 * c + c * num_classes + num_classes
 
 
-@pytest.mark.parametrize('arch,dims,published', [
-    ('nano', 64, 9.6e6),
-    ('n', 64, 9.6e6),
-    ('pico', 48, 5.5e6),
-    ('p', 48, 5.5e6),
-])
-def test_swin_nano_pico_param_count(arch, dims, published):
+def _swin_backbone_cfg(model_file: str) -> dict:
+    """The backbone of a Swin model file of configs/_base_/models."""
+    return resolve_model_cfg(
+        dict(cfg_path=f'ofakd_mm::_base_/models/{model_file}'))['backbone']
+
+
+# The paper's small Swins as the model files define them (dict archs of
+# mmpretrain's SwinTransformer), and their parameter counts with a
+# 1000-class head.
+SMALL_SWINS = [
+    ('swin-n_in1k.py', 64, 9_599_940),
+    ('swin-p_cifar100.py', 48, 5_506_996),
+]
+
+
+@pytest.mark.parametrize('model_file,dims,expected', SMALL_SWINS)
+def test_swin_nano_pico_param_count(model_file, dims, expected):
     # mmpretrain's Swin calls .item() while building: no meta device.
-    backbone = MODELS.build(dict(type='SwinTransformer', arch=arch))
+    backbone = MODELS.build(_swin_backbone_cfg(model_file))
     assert backbone.embed_dims == dims
     count = _num_params(backbone) + 8 * dims * 1000 + 1000
     assert count == swin_params(dims, [2, 2, 2, 2], [2, 4, 8, 16])
-    assert count == pytest.approx(published, rel=1e-2)
+    assert count == expected
 
 
 def test_swin_param_formula_matches_swin_tiny():
@@ -285,9 +296,16 @@ def test_swin_param_formula_matches_swin_tiny():
     assert count == swin_params(96, [2, 2, 6, 2], [3, 6, 12, 24])
 
 
+def test_swin_archs_leave_mmpretrain_untouched():
+    # Swin-N/P are dict archs of their model files: importing ofakd_mm adds
+    # nothing to mmpretrain's SwinTransformer.
+    from mmpretrain.models.backbones import SwinTransformer
+    assert not {'n', 'nano', 'p', 'pico'} & set(SwinTransformer.arch_zoo)
+
+
 def test_swin_nano_stages():
     model = _classifier(
-        dict(type='SwinTransformer', arch='nano', img_size=224),
+        _swin_backbone_cfg('swin-n_in1k.py'),
         in_channels=512,
         neck=dict(type='GlobalAveragePooling'))
     model.eval()

@@ -1,5 +1,6 @@
 # DKD on CIFAR-100 with the DKD paper's CIFAR-100 setting (beta 8,
-# temperature 4).
+# temperature 4); see dkd_in1k.py for why not the official train.py
+# defaults.
 _base_ = './dkd_in1k.py'
 
 model = dict(

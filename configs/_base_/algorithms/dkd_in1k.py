@@ -1,6 +1,10 @@
 # DKD baseline (Zhao et al., CVPR 2022) with the DKD paper's ImageNet setting
-# (alpha 1, beta 0.5, temperature 1). The labels (hard, or soft scores under
-# mixup / cutmix) are read from the student's loss module.
+# (alpha 1, beta 0.5, temperature 1). Differs on purpose from the official
+# OFA-KD train.py defaults (`--dkd-alpha 1 --dkd-beta 2 --dkd-temperature 1`
+# on every dataset): the OFA-KD paper does not say which values its DKD
+# baselines used, and these are DKD's own tuned ones. The labels (hard, or
+# the argmax of the soft scores under mixup / cutmix, as the official code)
+# are read from the student's loss module.
 model = dict(
     _scope_='mmrazor',
     type='FrozenTeacherDistill',

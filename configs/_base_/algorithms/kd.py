@@ -1,6 +1,8 @@
 # Vanilla logit KD baseline (Hinton et al.): KL divergence between the
-# softened head logits of student and frozen teacher, plus the student's own
-# loss. Leaf configs set student, teacher and teacher_ckpt.
+# softened head logits of student and frozen teacher (times tau^2), plus the
+# student's own loss; temperature 1 and both weights 1 as the official
+# train.py defaults (`--kd-temperature 1`). Leaf configs set student, teacher
+# and teacher_ckpt.
 model = dict(
     _scope_='mmrazor',
     type='FrozenTeacherDistill',

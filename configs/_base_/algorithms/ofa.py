@@ -1,5 +1,8 @@
-# OFA-KD (spec section 1): exit branches on student stages 1-4, w_gt = w_kd =
-# w_ofa = 1, temperature 1. Leaf configs set student, teacher and eps.
+# OFA-KD (Hao et al., NeurIPS 2023): exit branches on student stages 1-4,
+# w_gt = w_kd = w_ofa = 1, temperature 1, eps 1: the defaults of the official
+# train.py (`--ofa-stage 1 2 3 4 --ofa-eps 1 --ofa-loss-weight 1
+# --ofa-temperature 1 --gt-loss-weight 1 --kd-loss-weight 1`). Leaf configs
+# set student, teacher, teacher_ckpt and eps.
 model = dict(
     _scope_='mmrazor',
     type='OFAKDDistill',

@@ -1,5 +1,7 @@
-# CIFAR-100 at 224 px for the ViT / MLP students: cifar100_bs128_224px.py plus
-# RandAugment m9 (mstd 0.5), random erasing 0.25 and mixup 0.8 / cutmix 1.0.
+# CIFAR-100 at 224 px for the ViT / MLP students (configs/cifar/vit_mlp.yaml):
+# cifar100_bs128_224px.py plus RandAugment rand-m9-mstd0.5-inc1, random
+# erasing 0.25 (per-pixel noise) and mixup 0.8 / cutmix 1.0.
+# Test: bilinear, crop_pct 0.9 (248 px) of DeiT-T and Swin-P.
 _base_ = './cifar100_bs128_224px.py'
 
 cifar_mean = [129.304, 124.070, 112.434]  # RGB, as the images are loaded
@@ -12,7 +14,9 @@ data_preprocessor = dict(
 
 train_pipeline = [
     dict(
-        type='RandomResizedCrop', scale=224, backend='pillow',
+        type='RandomResizedCrop',
+        scale=224,
+        backend='pillow',
         interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(
@@ -35,4 +39,16 @@ train_pipeline = [
         fill_std=cifar_std),
     dict(type='PackInputs'),
 ]
+test_pipeline = [
+    dict(
+        type='ResizeEdge',
+        scale=248,
+        edge='short',
+        backend='pillow',
+        interpolation='bilinear'),
+    dict(type='CenterCrop', crop_size=224),
+    dict(type='PackInputs'),
+]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader

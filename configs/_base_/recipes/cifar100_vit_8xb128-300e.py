@@ -1,7 +1,7 @@
-# The paper's CIFAR-100 recipe for ViT / MLP students (DeiT-T, Swin-P,
-# ResMLP-S12): as the ImageNet one without EMA.
+# The official CIFAR-100 recipe of the ViT / MLP students (DeiT-T, Swin-P,
+# ResMLP-S12): configs/cifar/vit_mlp.yaml on 8 GPUs (no EMA). Evaluation with
+# the crop of DeiT-T and Swin-P.
 _base_ = [
-    '../models/cifar100_nets.py',
     '../datasets/cifar100_bs128_224px_randaug.py',
     '../schedules/adamw_cos_300e_bs1024.py',
     '../default_runtime.py',

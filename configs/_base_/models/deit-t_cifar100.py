@@ -1,0 +1,4 @@
+# DeiT-T for CIFAR-100 upsampled to 224 px (100-class head).
+_base_ = './deit-t_in1k.py'
+
+model = dict(head=dict(num_classes=100))
