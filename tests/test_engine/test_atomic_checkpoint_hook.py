@@ -205,3 +205,12 @@ def test_previous_best_removed_only_after_the_new_one_is_saved(
     assert complete_checkpoints(str(tmp_path)) == [
         'best_accuracy_top1_epoch_3.pth', 'epoch_3.pth'
     ]
+
+
+def test_found_from_mmpretrain_and_mmrazor_configs():
+    from mmpretrain.registry import HOOKS as MMPRETRAIN_HOOKS
+    from mmrazor.registry import HOOKS as MMRAZOR_HOOKS
+    for registry in (MMPRETRAIN_HOOKS, MMRAZOR_HOOKS):
+        hook = registry.build(dict(HOOK, save_best='auto'))
+        assert isinstance(hook, ach.AtomicCheckpointHook)
+        assert hook.max_keep_ckpts == 1
