@@ -12,11 +12,11 @@ from typing import Dict, List, Union
 
 import pytest
 import torch
-from conftest import OFA_DIGITS_CFG, REPO_ROOT, small_config
 from mmengine.config import Config
 from mmengine.runner import Runner
 
 from ofakd_mm.utils import release
+from conftest import OFA_DIGITS_CFG, REPO_ROOT, small_config
 
 CONVERT = osp.join(REPO_ROOT, 'tools', 'model_converters',
                    'convert_kd_ckpt_to_student.py')

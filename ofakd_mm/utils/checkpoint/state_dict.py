@@ -97,7 +97,7 @@ def describe_state_dict_diff(diff: StateDictDiff,
 def _prefix_difference(diff: StateDictDiff) -> Optional[Tuple[str, str]]:
     """``('file', p)`` if the file's keys are the model's with a prefix
     ``p``, ``('model', p)`` if the model's keys are the file's with ``p``;
-    None if neither explains most of the missing keys."""
+    None if neither maps at least 90% of the keys it renames."""
     if not diff.missing or not diff.unexpected:
         return None
     missing, unexpected = set(diff.missing), set(diff.unexpected)
@@ -114,7 +114,7 @@ def _prefix_difference(diff: StateDictDiff) -> Optional[Tuple[str, str]]:
         else:
             hits = sum(prefix + k in missing for k in diff.unexpected)
             total = len(diff.unexpected)
-        if hits >= max(1, total // 2):
+        if hits >= 0.9 * total:
             return side, prefix
     return None
 
