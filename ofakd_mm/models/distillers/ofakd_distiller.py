@@ -370,14 +370,17 @@ class OFAKDDistiller(ConfigurableDistiller):
                 else:
                     model(x, mode='tensor')
             logits = recorders.get_recorder('logits').get_record_data()
+            # in eval mode: pre_logits may hold a BatchNorm (Vig's head)
+            return self._final_width(model, head_inputs,
+                                     int(logits.shape[-1]), role)
         except Exception as e:
+            if 'feature width' in str(e):
+                raise
             raise ValueError(_dry_run_failed(x.shape[2:], role, e)) from e
         finally:
             model.train(was_training)
             if handle is not None:
                 handle.remove()
-        return self._final_width(model, head_inputs, int(logits.shape[-1]),
-                                 role)
 
     @staticmethod
     def _final_width(model: nn.Module, head_inputs: List[Tuple],

@@ -59,29 +59,38 @@ def stage_sources_hint(prefix: str = 'backbone') -> str:
             f"3: '{head}layer3', 4: '{head}layer4'}}")
 
 
-def grid_is_plausible(grid: Sequence[int], image_hw: Grid) -> bool:
-    """Whether (h, w) can be the grid of a feature map of an (H, W) image:
-    no larger than the image and down-sampled alike in both directions."""
+def grid_mismatch(grid: Sequence[int], image_hw: Grid) -> Optional[float]:
+    """How unevenly (h, w) down-samples an (H, W) image: the ratio of the
+    two strides (1.0 for a feature map; rounding allows up to 4/3), or None
+    if (h, w) cannot be a feature-map grid of that image at all."""
     h, w = int(grid[0]), int(grid[1])
     height, width = image_hw
     if not (1 <= h <= height and 1 <= w <= width):
-        return False
+        return None
     if h <= 2 and w <= 2:
-        return True
+        return 1.0
     stride_h, stride_w = height / h, width / w
-    return max(stride_h, stride_w) / min(stride_h, stride_w) <= 1.5
+    ratio = max(stride_h, stride_w) / min(stride_h, stride_w)
+    return ratio if ratio <= 4 / 3 + 1e-6 else None
+
+
+def grid_is_plausible(grid: Sequence[int], image_hw: Grid) -> bool:
+    """Whether (h, w) can be the grid of a feature map of an (H, W) image:
+    no larger than the image and down-sampled alike in both directions."""
+    return grid_mismatch(grid, image_hw) is not None
 
 
 def map_data_format(shape: Sequence[int], image_hw: Grid) -> Optional[str]:
     """Layout of a 4-D output: ``'channels_first'`` for (B, C, H, W),
-    ``'channels_last'`` for (B, H, W, C), None if it is neither."""
+    ``'channels_last'`` for (B, H, W, C), None if it is neither. When both
+    fit, the more even down-sampling wins, then channels-first."""
     if len(shape) != 4:
         return None
-    if grid_is_plausible(shape[2:], image_hw):
+    first = grid_mismatch(shape[2:], image_hw)
+    last = grid_mismatch(shape[1:3], image_hw)
+    if first is not None and (last is None or first <= last):
         return CHANNELS_FIRST
-    if grid_is_plausible(shape[1:3], image_hw):
-        return CHANNELS_LAST
-    return None
+    return CHANNELS_LAST if last is not None else None
 
 
 def _hw_pair(value: Any) -> Optional[Grid]:
@@ -412,7 +421,12 @@ class _Walk:
             '.')
 
     def levels(self) -> List[List[Event]]:
-        path = self.flatten(self.events[0].children)
+        # The feature extractor's own call, or (timm's forward_features is
+        # no module call) the calls made directly inside extract_feat.
+        top = [i for i, e in enumerate(self.events) if e.parent is None]
+        if len(top) == 1 and self.events[top[0]].name == self.prefix:
+            top = self.events[top[0]].children
+        path = self.flatten(top)
         # A call that later calls exceed in size is a detour (an unfold
         # before a token transformer); one with weights is a whole branch.
         main: List[Event] = []
