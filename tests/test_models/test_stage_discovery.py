@@ -9,8 +9,8 @@ from mmpretrain.registry import MODELS as PRETRAIN_MODELS
 from mmrazor.registry import MODELS
 from torch import nn
 
-from ofakd_mm.models.utils import (StageDiscoveryError,
-                                   discover_stage_sources, token_layout)
+from ofakd_mm.models.utils import (StageDiscoveryError, discover_stage_sources,
+                                   token_layout)
 from ofakd_mm.models.utils.stage_discovery import (depth_split,
                                                    map_data_format,
                                                    record_events,

@@ -6,11 +6,11 @@ was chosen (stage table, discovered from the dry run, or the config's
 import argparse
 from typing import Dict
 
-import ofakd_mm  # noqa: F401  (applies the compatibility layer first)
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 from mmrazor.registry import MODELS
 
+import ofakd_mm  # noqa: F401  (applies the compatibility layer first)
 from ofakd_mm.models.distillers import OFAKDDistiller
 from ofakd_mm.models.utils import check_input_size
 
