@@ -1,5 +1,7 @@
 """The real-data path of the CIFAR-100 and ImageNet configs, on tiny local
-copies of the two datasets in their official layouts."""
+copies of the two datasets in their official layouts; CIFAR-100 test images
+go through the official code's test transform (resize to 224 / crop_pct,
+bilinear, centre crop 224)."""
 import os
 import os.path as osp
 import pickle
@@ -86,11 +88,24 @@ def fetch_batches(cfg: Config, data_root: str) -> dict:
     return batches
 
 
-@pytest.mark.parametrize('config', [
-    'ofa/ofa_swin-t_resnet18_8xb128-300e_cifar100.py',
-    'ofa/ofa_convnext-t_deit-t_8xb128-300e_cifar100.py',
+def official_cifar_test_input(pixels: np.ndarray, resize: int,
+                              mean: list, std: list) -> torch.Tensor:
+    """The official code's CIFAR-100 test input, computed with PIL alone:
+    torchvision's Resize(resize, bilinear) + CenterCrop(224) + Normalize."""
+    image = Image.fromarray(pixels).resize((resize, resize), Image.BILINEAR)
+    top = int(round((resize - 224) / 2.0))
+    crop = np.asarray(image, np.float32)[top:top + 224, top:top + 224]
+    crop = (crop - np.array(mean, np.float32)) / np.array(std, np.float32)
+    return torch.from_numpy(crop).permute(2, 0, 1)
+
+
+@pytest.mark.parametrize('config,resize', [
+    ('ofa/ofa_swin-t_resnet18_8xb128-300e_cifar100.py', 256),  # crop .875
+    ('ofa/ofa_convnext-t_deit-t_8xb128-300e_cifar100.py', 248),  # crop 0.9
+    ('students/resmlp-s12_8xb128-300e_cifar100.py', 256),  # crop .875
 ])
-def test_cifar100_config_reads_local_files(config, tmp_path, monkeypatch):
+def test_cifar100_config_reads_local_files(config, resize, tmp_path,
+                                           monkeypatch):
     labels = write_tiny_cifar100(str(tmp_path), np.random.default_rng(0))
     # The tiny files cannot match the checksums of the official archive.
     monkeypatch.setattr('mmpretrain.datasets.cifar.check_md5',
@@ -106,6 +121,18 @@ def test_cifar100_config_reads_local_files(config, tmp_path, monkeypatch):
         assert data['inputs'].dtype == torch.float32
         got = sorted(int(s.gt_label) for s in data['data_samples'])
         assert set(got) <= set(labels[split])
+
+    with open(osp.join(str(tmp_path), 'cifar-100-python', 'test'),
+              'rb') as f:
+        rows = pickle.load(f)['data']
+    pixels = rows.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    _, data = batches['val_dataloader']
+    for i in range(2):
+        expected = official_cifar_test_input(
+            pixels[i], resize, cfg.data_preprocessor.mean,
+            cfg.data_preprocessor.std)
+        torch.testing.assert_close(
+            data['inputs'][i], expected, atol=1e-4, rtol=1e-5)
 
 
 @pytest.mark.parametrize('config', [

@@ -1,15 +1,23 @@
-"""tools/model_converters/timm_to_mmpretrain.py: a randomly initialised timm
-teacher, converted, gives the same logits as the mmpretrain model on the same
-(normalised) input; wrong files are refused with a clear error."""
+"""tools/model_converters/timm_to_mmpretrain.py: the command each teacher
+config documents converts a randomly initialised timm teacher, in the layout
+of the file the config names, into a checkpoint that loads strictly into the
+config's model and gives the same logits on the same (normalised) input;
+wrong files are refused with a clear error."""
+import glob
 import importlib.util
 import os.path as osp
+import re
 import sys
 from collections import OrderedDict
-from typing import Dict
+from typing import Dict, List
 
 import pytest
 import torch
-from conftest import REPO_ROOT
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from mmpretrain.registry import MODELS
+
+from conftest import CONFIG_DIR, REPO_ROOT
 
 timm = pytest.importorskip('timm')  # a test-only dependency
 
@@ -37,36 +45,107 @@ def _timm_model(name: str, num_classes: int) -> torch.nn.Module:
     return model.eval()
 
 
-def _mm_model(key: str, num_classes: int) -> torch.nn.Module:
-    from mmpretrain import get_model
-    return get_model(
-        t2m.TEACHERS[key].mmpretrain_model,
-        pretrained=False,
-        head=dict(num_classes=num_classes))
+def _teacher_command(config: str) -> List[str]:
+    """The converter command a teacher config documents, as argv."""
+    with open(osp.join(CONFIG_DIR, 'teachers', config)) as f:
+        text = f.read()
+    match = re.search(
+        r'timm_to_mmpretrain\.py (--model \S+) \\\n#\s+(\S+) (\S+)', text)
+    assert match, f'{config} documents no converter command'
+    return match.group(1).split() + [match.group(2), match.group(3)]
 
 
-# (--model, num_classes, input size): convolutional teachers run at 64 px
-# to keep the test fast; token models need the 224 px grid of their weights.
-CASES = [
-    ('deit-t', 100, 224),
-    ('vit-s', 100, 224),
-    ('swin-t', 100, 224),
-    ('convnext-t', 1000, 64),
-    ('resnet50', 100, 64),
-    ('mixer-b16', 100, 224),
-    ('beitv2-b', 100, 224),
+def _teacher_model(config: str) -> torch.nn.Module:
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, 'teachers', config))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return MODELS.build(cfg.model).eval()
+
+
+def _fb_convnext(state_dict: Dict[str, torch.Tensor]) -> Dict:
+    """The same weights in the original ConvNeXt layout (the file timm 0.6.5
+    downloads for `convnext_tiny`)."""
+    block = r'stages\.(\d+)\.blocks\.(\d+)\.'
+    rules = [
+        (r'stem\.(.*)', r'downsample_layers.0.\1'),
+        (r'stages\.(\d+)\.downsample\.(.*)', r'downsample_layers.\1.\2'),
+        (block + r'conv_dw\.(.*)', r'stages.\1.\2.dwconv.\3'),
+        (block + r'mlp\.fc([12])\.(.*)', r'stages.\1.\2.pwconv\3.\4'),
+        (block + r'(.*)', r'stages.\1.\2.\3'),
+        (r'head\.norm\.(.*)', r'norm.\1'),
+        (r'head\.fc\.(.*)', r'head.\1'),
+    ]
+    out = OrderedDict()
+    for key, value in state_dict.items():
+        for pattern, repl in rules:
+            if re.fullmatch(pattern, key):
+                key = re.sub(pattern, repl, key)
+                break
+        out[key] = value
+    return out
+
+
+#: Every teacher config: the timm model of its weights, the input size of
+#: the check (convolutional teachers at 64 px to keep the test fast; token
+#: models need the 224 px grid of their weights) and how the file the config
+#: names holds them: 'bare' (a state dict), 'deit' / 'ms' / 'fb'
+#: (`{'model': ...}` in the layouts of Meta's DeiT, Microsoft's Swin (as
+#: timm < 0.9) and Meta's ConvNeXt releases), 'release' (the OFA-KD
+#: authors' CIFAR-100 teachers, timm 0.6.5 `CheckpointSaver` files).
+TEACHERS = [
+    ('resnet34_in1k.py', 'resnet34', 64, 'bare'),
+    ('resnet50_in1k.py', 'resnet50', 64, 'bare'),
+    ('deit-t_in1k.py', 'deit_tiny_patch16_224', 224, 'deit'),
+    ('vit-s_in1k.py', 'vit_small_patch16_224', 224, 'bare'),
+    ('swin-t_in1k.py', 'swin_tiny_patch4_window7_224', 224, 'ms'),
+    ('convnext-t_in1k.py', 'convnext_tiny', 64, 'fb'),
+    ('mixer-b16_in1k.py', 'mixer_b16_224', 224, 'bare'),
+    ('beitv2-b_in1k.py', 'beitv2_base_patch16_224', 224, 'bare'),
+    ('swin-t_cifar100.py', 'swin_tiny_patch4_window7_224', 224, 'release'),
+    ('vit-s_cifar100.py', 'vit_small_patch16_224', 224, 'release'),
+    ('mixer-b16_cifar100.py', 'mixer_b16_224', 224, 'release'),
+    ('convnext-t_cifar100.py', 'convnext_tiny', 64, 'release'),
 ]
 
 
-@pytest.mark.parametrize('key,num_classes,size', CASES)
-def test_converted_teacher_gives_timm_logits(key, num_classes, size):
-    source = _timm_model(t2m.TEACHERS[key].timm_name, num_classes)
-    target = _mm_model(key, num_classes)
-    checkpoint = t2m.convert_state_dict(key, source.state_dict(), target)
-    assert checkpoint['meta']['num_classes'] == num_classes
-    target.load_state_dict(checkpoint['state_dict'], strict=True)
-    target.eval()
+def test_every_teacher_config_is_covered():
+    configs = {
+        osp.basename(p)
+        for p in glob.glob(osp.join(CONFIG_DIR, 'teachers', '*.py'))
+        if 'digits' not in p
+    }
+    assert configs == {t[0] for t in TEACHERS}
 
+
+@pytest.mark.parametrize(
+    'config,timm_name,size,layout', TEACHERS, ids=[t[0] for t in TEACHERS])
+def test_teacher_config_command_gives_timm_logits(config, timm_name, size,
+                                                  layout, tmp_path,
+                                                  monkeypatch):
+    """The command a teacher config documents converts a file laid out as
+    the one it names; the result loads strictly into the config's model,
+    which gives the timm model's logits."""
+    target = _teacher_model(config)
+    num_classes = target.head.num_classes
+    source = _timm_model(timm_name, num_classes)
+    weights = source.state_dict()
+    if timm_name.startswith('swin') and layout in ('ms', 'release'):
+        weights = _old_timm_swin(weights)
+    if layout == 'fb':
+        weights = _fb_convnext(weights)
+    if layout in ('deit', 'ms', 'fb'):
+        weights = {'model': weights}
+    elif layout == 'release':
+        weights = {'epoch': 299, 'arch': timm_name, 'state_dict': weights}
+    argv = _teacher_command(config)
+    src, dst = str(tmp_path / argv[-2]), str(tmp_path / argv[-1])
+    torch.save(weights, src)
+    monkeypatch.setattr(
+        sys, 'argv', ['timm_to_mmpretrain.py'] + argv[:-2] + [src, dst])
+    t2m.main()
+
+    # Loadable by mmengine on torch >= 2.6 (weights_only) without ofakd_mm.
+    checkpoint = torch.load(dst, map_location='cpu', weights_only=True)
+    target.load_state_dict(checkpoint['state_dict'], strict=True)
     x = torch.randn(1, 3, size, size)
     with torch.no_grad():
         expected = source(x)

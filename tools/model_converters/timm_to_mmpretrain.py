@@ -6,27 +6,45 @@ after 0.9), with any number of classes (e.g. teachers fine-tuned on
 CIFAR-100), bare or wrapped in ``{'model': ...}`` or ``{'state_dict': ...}``
 as training scripts save them, with or without a DDP ``module.`` prefix.
 
-``--model``: timm model -> mmpretrain model (``get_model`` name)
+``--model``: timm model -> mmpretrain model (``get_model`` name); the file
+the official OFA-KD code loads for it (timm 0.6.5's default weights of the
+model name, also timm's current tag given) converts as downloaded:
 
-- ``deit-t``: deit_tiny_patch16_224 -> deit-tiny_4xb256_in1k
-- ``vit-s``: vit_small_patch16_224 -> deit-small_4xb256_in1k
-- ``swin-t``: swin_tiny_patch4_window7_224 -> swin-tiny_16xb64_in1k
-- ``convnext-t``: convnext_tiny -> convnext-tiny_32xb128_in1k
-- ``resnet50``: resnet50 -> resnet50_8xb32_in1k
-- ``mixer-b16``: mixer_b16_224 -> mlp-mixer-base-p16_3rdparty_64xb64_in1k
+- ``resnet34``: resnet34 -> resnet34_8xb32_in1k;
+  ``resnet34-43635321.pth`` (``resnet34.bt_in1k``)
+- ``resnet50``: resnet50 -> resnet50_8xb32_in1k;
+  ``resnet50_a1_0-14fe96d1.pth`` (``resnet50.a1_in1k``)
+- ``deit-t``: deit_tiny_patch16_224 -> deit-tiny_4xb256_in1k;
+  ``deit_tiny_patch16_224-a1311bcf.pth`` (``.fb_in1k``)
+- ``vit-s``: vit_small_patch16_224 -> deit-small_4xb256_in1k; timm 0.6.5
+  reads a JAX ``.npz`` (AugReg), save the state dict of timm's
+  ``vit_small_patch16_224.augreg_in21k_ft_in1k`` (the same weights) instead
+- ``swin-t``: swin_tiny_patch4_window7_224 -> swin-tiny_16xb64_in1k;
+  ``swin_tiny_patch4_window7_224.pth`` (``.ms_in1k``)
+- ``convnext-t``: convnext_tiny -> convnext-tiny_32xb128_in1k;
+  ``convnext_tiny_1k_224_ema.pth`` (``.fb_in1k``, the original ConvNeXt
+  layout, also accepted)
+- ``mixer-b16``: mixer_b16_224 -> mlp-mixer-base-p16_3rdparty_64xb64_in1k;
+  ``jx_mixer_b16_224-76587d61.pth`` (``.goog_in21k_ft_in1k``)
 - ``beitv2-b``: beitv2_base_patch16_224 ->
-  beit-base-p16_beitv2-in21k-pre_3rdparty_in1k
+  beit-base-p16_beitv2-in21k-pre_3rdparty_in1k; no default weights in timm
+  0.6.5 (timm's current default tag: ``.in1k_ft_in22k_in1k``)
+
+The CIFAR-100 teachers released by the OFA-KD authors (timm 0.6.5 state
+dicts) convert with the same choices. ``configs/teachers/*.py`` give each
+teacher's file, expected top-1 and command.
 
 Example::
 
     python tools/model_converters/timm_to_mmpretrain.py --model swin-t \\
-        swin_tiny_cifar100.pth checkpoints/swin-t_cifar100_mmpretrain.pth
+        swin_tiny_patch4_window7_224.pth checkpoints/swin-t_in1k.pth
 
 The mmpretrain model of a converted checkpoint gives the timm model's logits
 on the same normalised input; the images must be normalised as the timm
-model expects (set mean/std in the data preprocessor). mmpretrain's
-``MlpMixer`` uses LayerNorm eps 1e-5 where timm uses 1e-6: for exact Mixer
-logits set ``norm_cfg=dict(type='LN', eps=1e-6)`` in its backbone.
+model expects (the teachers' model configs carry their normalisation).
+mmpretrain's ``MlpMixer`` uses LayerNorm eps 1e-5 where timm uses 1e-6: for
+exact Mixer logits set ``norm_cfg=dict(type='LN', eps=1e-6)`` in its
+backbone (configs/_base_/models/mixer-b16_in1k.py does).
 """
 import argparse
 import os.path as osp
@@ -183,14 +201,34 @@ def convert_swin(state_dict: StateDict) -> StateDict:
 def convert_convnext(state_dict: StateDict) -> StateDict:
     """timm ``ConvNeXt`` (ConvNeXt-T) -> mmpretrain ``ConvNeXt``.
 
+    The original ConvNeXt layout (``downsample_layers.*``, ``dwconv``,
+    ``pwconv1``: the file timm 0.6.5 downloads for ``convnext_tiny``, which
+    its loader renames) is accepted as well.
+
     Args:
-        state_dict (dict): timm weights.
+        state_dict (dict): timm (or original ConvNeXt) weights.
 
     Returns:
         dict: mmpretrain classifier weights.
     """
+    if any(k.startswith('downsample_layers.') for k in state_dict):
+        blk = r'stages\.(\d+)\.(\d+)\.'
+        rules: List[Rule] = [
+            (r'downsample_layers\.(.*)', r'backbone.downsample_layers.\1'),
+            (blk + r'dwconv\.(.*)',
+             r'backbone.stages.\1.\2.depthwise_conv.\3'),
+            (blk + r'norm\.(.*)', r'backbone.stages.\1.\2.norm.\3'),
+            (blk + r'pwconv1\.(.*)',
+             r'backbone.stages.\1.\2.pointwise_conv1.\3'),
+            (blk + r'pwconv2\.(.*)',
+             r'backbone.stages.\1.\2.pointwise_conv2.\3'),
+            (blk + r'gamma', r'backbone.stages.\1.\2.gamma'),
+            (r'norm\.(.*)', r'backbone.norm3.\1'),
+            (r'head\.(weight|bias)', r'head.fc.\1'),
+        ]
+        return _rename(state_dict, rules, 'ConvNeXt')
     blk = r'stages\.(\d+)\.blocks\.(\d+)\.'
-    rules: List[Rule] = [
+    rules = [
         (r'stem\.([01])\.(.*)', r'backbone.downsample_layers.0.\1.\2'),
         (r'stages\.(\d+)\.downsample\.([01])\.(.*)',
          r'backbone.downsample_layers.\1.\2.\3'),
@@ -206,8 +244,8 @@ def convert_convnext(state_dict: StateDict) -> StateDict:
 
 
 def convert_resnet(state_dict: StateDict) -> StateDict:
-    """timm ``ResNet`` (ResNet-50) -> mmpretrain ``ResNet``: the same module
-    names under ``backbone.``, ``fc`` -> ``head.fc``.
+    """timm ``ResNet`` (ResNet-34, ResNet-50) -> mmpretrain ``ResNet``: the
+    same module names under ``backbone.``, ``fc`` -> ``head.fc``.
 
     Args:
         state_dict (dict): timm weights.
@@ -286,7 +324,10 @@ TEACHERS: Dict[str, TeacherSpec] = {
                           'swin-tiny_16xb64_in1k', convert_swin,
                           ('head.fc.weight', 'head.weight')),
     'convnext-t': TeacherSpec('convnext_tiny', 'convnext-tiny_32xb128_in1k',
-                              convert_convnext, ('head.fc.weight', )),
+                              convert_convnext,
+                              ('head.fc.weight', 'head.weight')),
+    'resnet34': TeacherSpec('resnet34', 'resnet34_8xb32_in1k',
+                            convert_resnet, ('fc.weight', )),
     'resnet50': TeacherSpec('resnet50', 'resnet50_8xb32_in1k',
                             convert_resnet, ('fc.weight', )),
     'mixer-b16': TeacherSpec('mixer_b16_224',
