@@ -1,6 +1,8 @@
 """OFAKDDistill / OFAKDDistiller: model-aware construction and the errors a
 bad config gets before any training step."""
+import ast
 import copy
+import re
 
 import pytest
 import torch
@@ -9,6 +11,7 @@ from mmpretrain.structures import DataSample
 from mmrazor.registry import MODELS
 
 from ofakd_mm.models.connectors import OFAKDTokenProjector
+from ofakd_mm.models.utils import check_input_size
 from conftest import OFA_DIGITS_CFG
 
 
@@ -101,16 +104,27 @@ def test_bad_config_fails_at_build(base_model_cfg, changes, error, match):
         build(base_model_cfg, **changes)
 
 
-def test_unknown_backbone_needs_stage_sources(base_model_cfg):
-    student = dict(
-        _scope_='mmpretrain', type='ImageClassifier',
-        backbone=dict(type='ShuffleNetV2', widen_factor=0.5),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=10, in_channels=1024))
-    with pytest.raises(KeyError, match='stage_sources'):
-        build(base_model_cfg, architecture=student)
+SHUFFLENET = dict(
+    _scope_='mmpretrain', type='ImageClassifier',
+    backbone=dict(type='ShuffleNetV2', widen_factor=0.5),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(type='LinearClsHead', num_classes=10, in_channels=1024))
+
+
+def test_stages_of_a_backbone_outside_the_table_are_discovered(
+        base_model_cfg):
+    algo = build(base_model_cfg, architecture=SHUFFLENET)
+    distiller = algo.distiller
+    sources = [distiller.student_recorders.get_recorder(f'stage{k}').source
+               for k in (1, 2, 3, 4)]
+    # 32 px: the stem conv (16 px), then the stages at 4, 2 and 1 px
+    assert sources == ['backbone.conv1', 'backbone.layers.0',
+                       'backbone.layers.1', 'backbone.layers.3']
+    assert all(r.startswith('discovered: ')
+               for r in distiller.stage_reasons.values())
+
     algo = build(
-        base_model_cfg, architecture=student, **{
+        base_model_cfg, architecture=SHUFFLENET, **{
             'distiller.stage_sources': [f'backbone.layers.{i}'
                                         for i in range(4)]
         })
@@ -118,6 +132,185 @@ def test_unknown_backbone_needs_stage_sources(base_model_cfg):
               for k, v in algo.distiller.projector_cfgs.items()}
     assert shapes == {'stage1': 48, 'stage2': 96, 'stage3': 192,
                       'stage4': 1024}
+    assert set(algo.distiller.stage_reasons.values()) == {
+        'user: stage_sources'}
+
+
+# ---- paths that gave a wrong or missing OFA-KD without any error ----------
+
+
+@pytest.mark.parametrize('algorithm', ['FrozenTeacherDistill',
+                                       'SingleTeacherDistill'])
+def test_ofakd_distiller_under_another_algorithm_fails_at_build(
+        base_model_cfg, algorithm):
+    model = dict(
+        _scope_='mmrazor', type=algorithm,
+        architecture=base_model_cfg['architecture'],
+        teacher=base_model_cfg['teacher'],
+        distiller=dict(type='OFAKDDistiller'))
+    with pytest.raises(TypeError, match="model.type='OFAKDDistill'"):
+        MODELS.build(model)
+
+
+def test_stage_sources_hint_is_the_form_the_distiller_accepts(
+        base_model_cfg):
+    hrnet = dict(
+        _scope_='mmpretrain', type='ImageClassifier',
+        backbone=dict(type='HRNet', arch='w18'),
+        neck=[dict(type='HRFuseScales', in_channels=(18, 36, 72, 144)),
+              dict(type='GlobalAveragePooling')],
+        head=dict(type='LinearClsHead', num_classes=10, in_channels=2048))
+    with pytest.raises((KeyError, ValueError)) as info:
+        build(base_model_cfg, architecture=hrnet)
+    hint = re.search(r'stage_sources=(\{.*?\})', str(info.value))
+    assert hint is not None, str(info.value)
+    written = ast.literal_eval(hint.group(1))
+    assert sorted(written) == [1, 2, 3, 4]
+    # the README one-liner for HRNet, in that form
+    stage_sources = {
+        k: f'backbone.stage4.2.branches.{k - 1}'
+        for k in (1, 2, 3, 4)
+    }
+    algo = build(base_model_cfg, architecture=hrnet,
+                 **{'distiller.stage_sources': stage_sources})
+    assert [c['in_channels'] for c in algo.distiller.projector_cfgs.values()
+            ] == [18, 36, 72, 144]
+    with pytest.raises(KeyError, match=re.escape("stage_sources={1: '")):
+        build(base_model_cfg, architecture=hrnet, **{
+            'distiller.stage_sources':
+            {f'stage{k}': v for k, v in stage_sources.items()}
+        })
+
+
+def test_user_mappings_may_use_ofa_recorders_and_connectors(
+        base_model_cfg):
+    algo = build(
+        base_model_cfg, **{
+            'distiller.stages': (2, 4),
+            'distiller.distill_losses': dict(
+                loss_stage2_eps2=dict(type='OFAKDLoss', eps=2.0)),
+            'distiller.loss_forward_mappings': dict(
+                loss_stage2_eps2=dict(
+                    preds_S=dict(recorder='stage2', from_student=True,
+                                 connector='stage2'),
+                    preds_T=dict(recorder='logits', from_student=False),
+                    gt_labels=dict(recorder='gt_labels', from_student=True,
+                                   data_idx=1)))
+        })
+    algo.train()
+    losses = algo(torch.randn(4, 3, 32, 32),
+                  [DataSample().set_gt_label(i) for i in (1, 2, 3, 4)],
+                  mode='loss')
+    extra = losses['distill.loss_stage2_eps2']
+    assert torch.isfinite(extra)
+    assert not torch.allclose(extra, losses['distill.loss_ofa_stage2'])
+    # same branch logits: same top-1
+    assert losses['distill.top1_stage2_eps2'] == losses[
+        'distill.top1_stage2']
+
+
+def test_token_count_is_checked_at_run_time(base_model_cfg):
+    # built for 32 px (8x8 patches + class token), trained at 48 px
+    algo = build(base_model_cfg)
+    algo.train()
+    with pytest.raises(ValueError, match='input_size'):
+        algo(torch.randn(2, 3, 48, 48),
+             [DataSample().set_gt_label(i) for i in (1, 2)], mode='loss')
+
+
+def test_input_size_is_checked_against_the_train_pipeline():
+    cfg = Config.fromfile(OFA_DIGITS_CFG)
+    assert check_input_size(cfg) == (32, 32)
+    cfg.model.input_size = 48
+    with pytest.raises(ValueError, match=r'set `input_size=32`'):
+        check_input_size(cfg)
+    cfg.model.input_size = (32, 32)
+    assert check_input_size(cfg) == (32, 32)
+
+
+def test_tokens_on_a_non_square_image_are_not_guessed(base_model_cfg):
+    # 224x192 px, 32 px patches: 7x6 = 42 patch tokens and no class token
+    # (42 is no square: a square-grid remainder would make 6 class tokens).
+    student = dict(
+        _scope_='mmpretrain', type='ImageClassifier',
+        backbone=dict(
+            type='MlpMixer', arch=dict(embed_dims=32, num_layers=8,
+                                       tokens_mlp_dims=16,
+                                       channels_mlp_dims=64),
+            img_size=(224, 192), patch_size=32),
+        neck=dict(type='GlobalAveragePooling', dim=1),
+        head=dict(type='LinearClsHead', num_classes=10, in_channels=32))
+    algo = build(base_model_cfg, architecture=student,
+                 input_size=(224, 192), **{'distiller.stages': (1, 4)})
+    for cfg in algo.distiller.projector_cfgs.values():
+        assert cfg['num_extra_tokens'] == 0
+        assert tuple(cfg['grid_size']) == (7, 6)
+
+
+# ---- bad settings fail at build time, naming the setting ------------------
+
+
+@pytest.mark.parametrize('changes,error,setting', [
+    ({'distiller.stages': []}, ValueError, '`stages=[]`'),
+    ({'distiller.connectors': dict(stage1=dict(
+        type='OFAKDConvProjector', in_channels=8, stage=1, student_dim=8,
+        teacher_dim=8, num_classes=10))}, KeyError, 'distiller.connectors'),
+    ({'distiller.student_recorders': dict(
+        stage2=dict(type='ModuleOutputs', source='backbone.layers.0'))},
+     KeyError, 'distiller.student_recorders'),
+    ({'distiller.teacher_recorders': dict(
+        logits=dict(type='ModuleOutputs', source='head'))},
+     KeyError, 'distiller.teacher_recorders'),
+    ({'distiller.distill_losses': dict(
+        loss_ofa_final=dict(type='OFAKDLoss'))},
+     KeyError, 'distiller.distill_losses'),
+    ({'distiller.student_recorders': dict(
+        feat=dict(type='ModuleOutputs', source='backbone.nope'))},
+     KeyError, 'distiller.student_recorders'),
+    ({'distiller.loss_forward_mappings': dict(
+        loss_ofa_final=dict(preds_S=dict(recorder='logits',
+                                         from_student=True)))},
+     KeyError, 'distiller.loss_forward_mappings'),
+    ({'distiller.distill_losses': dict(loss_l2=dict(type='L2Loss')),
+      'distiller.loss_forward_mappings': dict(loss_l2=dict(
+          s_feature=dict(recorder='stage9', from_student=True),
+          t_feature=dict(recorder='logits', from_student=False)))},
+     KeyError, 'loss_forward_mappings.loss_l2.s_feature'),
+])
+def test_clashing_or_unknown_names_fail_at_build(base_model_cfg, changes,
+                                                 error, setting):
+    with pytest.raises(error) as info:
+        build(base_model_cfg, **changes)
+    assert setting in str(info.value)
+
+
+@pytest.mark.parametrize('role,source,setting', [
+    # the teacher runs in tensor mode: its loss module is never called
+    ('teacher', 'head.loss_module', 'distiller.teacher_recorders'),
+    # the algorithm preprocesses the batch, not the student's own
+    ('student', 'data_preprocessor', 'distiller.student_recorders'),
+])
+def test_recorder_on_a_module_never_called_fails_at_build(
+        base_model_cfg, role, source, setting):
+    with pytest.raises(ValueError) as info:
+        build(base_model_cfg, **{
+            f'distiller.{role}_recorders': dict(
+                feat=dict(type='ModuleInputs', source=source))
+        })
+    message = str(info.value)
+    assert "recorder 'feat'" in message and repr(source) in message
+    assert setting in message
+
+
+def test_stage_source_never_called_names_stage_sources(base_model_cfg):
+    sources = {1: 'backbone.layers.1', 2: 'backbone.layers.3',
+               3: 'backbone.layers.9', 4: 'data_preprocessor'}
+    with pytest.raises(ValueError) as info:
+        build(base_model_cfg, **{'distiller.stages': (1, 4),
+                                 'distiller.stage_sources': sources})
+    message = str(info.value)
+    assert "recorder 'stage4' (source 'data_preprocessor')" in message
+    assert '`stage_sources`' in message
 
 
 def test_teacher_checkpoint_of_another_model_is_rejected(

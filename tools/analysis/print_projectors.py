@@ -10,7 +10,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 from mmrazor.registry import MODELS
 
-import ofakd_mm  # noqa: F401  (applies the compatibility layer first)
+import ofakd_mm  # noqa: F401  (compatibility layer, registers components)
 from ofakd_mm.models.distillers import OFAKDDistiller
 from ofakd_mm.models.utils import check_input_size
 
