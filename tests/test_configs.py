@@ -15,6 +15,7 @@ import mmengine.config.utils as mmengine_cfg_utils
 import numpy as np
 import pytest
 import torch
+import yaml
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
@@ -273,3 +274,20 @@ def test_every_pair_has_ofa_kd_dkd_student_and_teacher_configs():
         assert osp.isfile(osp.join(
             CONFIG_DIR, 'students',
             f'{student}_{gpus}xb{batch}-{epochs}e_{dataset}.py'))
+
+
+def test_model_zoo_lists_every_paper_config():
+    """configs/ofa/metafile.yml (the model index) has one entry per OFA
+    config of the paper, with existing config and teacher config files."""
+    with open(osp.join(CONFIG_DIR, 'ofa', 'metafile.yml')) as f:
+        models = yaml.safe_load(f)['Models']
+    repo = osp.dirname(CONFIG_DIR)
+    listed = {m['Config'] for m in models}
+    paper = {
+        osp.relpath(p, repo) for p in PAPER_CONFIGS
+        if osp.basename(p).startswith('ofa_')
+    }
+    assert listed == paper
+    for model in models:
+        assert model['Name'] == osp.basename(model['Config'])[:-len('.py')]
+        assert osp.isfile(osp.join(repo, model['Metadata']['Teacher Config']))
