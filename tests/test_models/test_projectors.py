@@ -5,11 +5,10 @@ import math
 import pytest
 import torch
 from mmengine.hub import get_config
-from mmrazor.registry import MODELS
 from mmpretrain.structures import DataSample
+from mmrazor.registry import MODELS
 
-from ofakd_mm.models.connectors import (OFAKDConvProjector,
-                                        OFAKDTokenProjector)
+from ofakd_mm.models.connectors import OFAKDConvProjector, OFAKDTokenProjector
 
 
 def conv_projector_params(c, k, d_s, d_t, num_classes):
@@ -168,3 +167,37 @@ def test_projector_rejects_bad_stage():
     with pytest.raises(ValueError, match='stage must be 1, 2, 3 or 4'):
         OFAKDConvProjector(8, stage=5, student_dim=8, teacher_dim=8,
                            num_classes=2)
+
+
+def test_channels_last_conv_projector_has_the_same_layers():
+    first = OFAKDConvProjector(in_channels=24, stage=2, student_dim=64,
+                               teacher_dim=32, num_classes=10)
+    last = OFAKDConvProjector(in_channels=24, stage=2, student_dim=64,
+                              teacher_dim=32, num_classes=10,
+                              data_format='channels_last')
+    assert sum(p.numel() for p in last.parameters()) == \
+        conv_projector_params(24, 2, 64, 32, 10)
+    last.load_state_dict(first.state_dict(), strict=True)
+    first.eval()
+    last.eval()
+    x = torch.randn(2, 24, 8, 8)
+    assert torch.allclose(first(x), last(x.permute(0, 2, 3, 1)), atol=1e-6)
+    with pytest.raises(ValueError, match='data_format'):
+        OFAKDConvProjector(in_channels=24, stage=2, student_dim=64,
+                           teacher_dim=32, num_classes=10, data_format='NHWC')
+
+
+def test_projectors_reject_features_they_were_not_built_for():
+    tokens = OFAKDTokenProjector(embed_dim=16, grid_size=4, stage=3,
+                                 student_dim=16, num_classes=5,
+                                 num_extra_tokens=1)
+    assert tokens(torch.randn(2, 17, 16)).shape == (2, 5)
+    assert tokens((torch.randn(2, 17, 16), (4, 4))).shape == (2, 5)
+    with pytest.raises(ValueError, match='input_size'):
+        tokens(torch.randn(2, 26, 16))  # a 5x5 grid
+    with pytest.raises(ValueError, match='input_size'):
+        tokens((torch.randn(2, 17, 16), (2, 8)))  # same count, other grid
+    conv = OFAKDConvProjector(in_channels=8, stage=4, student_dim=16,
+                              teacher_dim=16, num_classes=5)
+    with pytest.raises(ValueError, match='input_size'):
+        conv(torch.randn(2, 16, 4, 4))

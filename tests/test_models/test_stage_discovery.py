@@ -6,6 +6,7 @@ import copy
 import pytest
 import torch
 from mmpretrain.registry import MODELS as PRETRAIN_MODELS
+from mmpretrain.structures import DataSample
 from mmrazor.registry import MODELS
 from torch import nn
 
@@ -244,3 +245,26 @@ def test_timm_classifier_stages():
         dict(_scope_='mmpretrain', type='TimmClassifier',
              model_name='test_resnet', pretrained=False, num_classes=10))
     assert sources(model, 64) == [f'model.layer{i}' for i in (1, 2, 3, 4)]
+
+
+def test_channels_last_stages_get_channels_last_projectors():
+    student = with_backbone(ChannelsLastNet(),
+                            dict(type='GlobalAveragePooling'))
+    teacher = dict(CLS_HEAD)
+    algo = MODELS.build(
+        dict(_scope_='mmrazor', type='OFAKDDistill', architecture=student,
+             teacher=dict(_scope_='mmpretrain', type='ImageClassifier',
+                          backbone=dict(type='ResNet', depth=18,
+                                        base_channels=8, stem_channels=8),
+                          neck=dict(type='GlobalAveragePooling'),
+                          head=dict(teacher, in_channels=64)),
+             input_size=64, distiller=dict(type='OFAKDDistiller')))
+    cfgs = algo.distiller.projector_cfgs
+    assert [c['in_channels'] for c in cfgs.values()] == [24, 48, 96, 32]
+    assert {c.get('data_format') for c in cfgs.values()} == {'channels_last'}
+    algo.train()
+    losses = algo(torch.randn(2, 3, 64, 64),
+                  [DataSample().set_gt_label(i) for i in (0, 1)],
+                  mode='loss')
+    assert all(torch.isfinite(losses[f'distill.loss_ofa_stage{k}'])
+               for k in (1, 2, 3, 4))
