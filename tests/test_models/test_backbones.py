@@ -6,10 +6,10 @@ from typing import Dict, List, Sequence
 import pytest
 import torch
 import torch.nn as nn
+from mmpretrain.registry import MODELS
 from torchvision.ops import deform_conv2d
 
 import ofakd_mm  # noqa: F401  (registers the backbones)
-from mmpretrain.registry import MODELS
 from ofakd_mm.models.backbones.cycle_mlp import CycleFC
 from ofakd_mm.models.utils import resolve_stage_sources
 from ofakd_mm.utils import resolve_model_cfg
