@@ -12,12 +12,13 @@ from mmengine.config import Config
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs')
-TEACHER_CFG = osp.join(CONFIG_DIR, 'teachers',
-                       'resnet18-w16_1xb64-30e_digits.py')
-OFA_DIGITS_CFG = osp.join(CONFIG_DIR, 'ofa',
-                          'ofa_resnet18-w16_vit-d64_1xb64-30e_digits.py')
-KD_DIGITS_CFG = osp.join(CONFIG_DIR, 'kd',
-                         'kd_resnet18-w16_vit-d64_1xb64-30e_digits.py')
+#: The digits setup (tools/quickstart.py): 16 px, 10 classes.
+DIGITS_DIR = osp.join(CONFIG_DIR, 'quickstart')
+TEACHER_CFG = osp.join(DIGITS_DIR, 'resnet18-w16_1xb64-20e_digits.py')
+OFA_DIGITS_CFG = osp.join(
+    DIGITS_DIR, 'ofa_resnet18-w16_vit-d64-l8_1xb32-40e_digits20shot.py')
+KD_DIGITS_CFG = osp.join(
+    DIGITS_DIR, 'kd_resnet18-w16_vit-d64-l8_1xb32-40e_digits20shot.py')
 
 warnings.filterwarnings('ignore', category=UserWarning, module='mmcv')
 os.environ.setdefault('OMP_NUM_THREADS', '2')

@@ -1,15 +1,19 @@
 """OFA-KD quickstart on scikit-learn's built-in digits (nothing to download).
 
-Trains the CNN teacher once (cached in the work dir, retrained only when its
-config changes), then a ViT and an MLP-Mixer student from scratch, with
-vanilla KD and with OFA-KD over several seeds, every run through mmengine's
-``Runner.from_cfg(cfg).train()`` then ``.test()`` as ``tools/train.py`` does.
-Prints the TEST top-1 (mean ± std over seeds) per student and variant, and
-plots the validation accuracy curves (mean over seeds) per variant.
+Trains the CNN teacher on the whole train split once (cached in the work dir,
+retrained only when its config changes), then a ViT and an MLP-Mixer student
+on 20 images per class, from scratch, with vanilla KD and with OFA-KD, over
+several seeds. Every run goes through mmengine's ``Runner.from_cfg(cfg)``
+``.train()`` then ``.test()`` as ``tools/train.py`` does, in ``--jobs``
+worker processes with pinned CPU numerics (see :data:`PINNED_ENV`), so that
+the same seeds give the same table on any x86-64 machine with the same
+package versions. Prints the TEST top-1 (mean ± std over seeds) per student
+and variant, plots the validation accuracy curves (mean over seeds) and
+writes a fingerprint of all trained weights.
 
 Example::
 
-    python tools/quickstart.py                      # ~6-9 min on 2 CPU cores
+    python tools/quickstart.py                      # ~8 min on 2 CPU cores
     python tools/quickstart.py --long               # 4x the student epochs
     python tools/quickstart.py --students vit --variants kd ofa --seeds 1
 """
@@ -19,41 +23,61 @@ import copy
 import functools
 import hashlib
 import json
+import multiprocessing
 import os
 import os.path as osp
 import sys
+import threading
 import time
-from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
+from concurrent.futures import (FIRST_COMPLETED, Future, ProcessPoolExecutor,
+                                wait)
+from typing import Any, Dict, Iterator, List, Optional, Sequence, TextIO, Tuple
 
 import numpy as np
-
-import ofakd_mm  # noqa: F401  (applies the compatibility layer first)
 from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
 from mmengine.logging import MMLogger, print_log
 from mmengine.runner import Runner
 from mmengine.utils import ProgressBar
 
+import ofakd_mm  # noqa: F401  (applies the compatibility layer first)
+from ofakd_mm.utils.runtime import drop_persistent_workers_without_workers
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs', 'quickstart')
-TEACHER_CONFIG = osp.join(CONFIG_DIR, 'resnet18-w16_1xb64-20e_digits16.py')
+TEACHER_CONFIG = osp.join(CONFIG_DIR, 'resnet18-w16_1xb64-20e_digits.py')
 #: (student, variant) -> config file.
 STUDENT_CONFIGS: Dict[Tuple[str, str], str] = {
     (student, variant): osp.join(CONFIG_DIR, name.format(s=arch))
-    for student, arch in (('vit', 'vit-d64'), ('mixer', 'mixer-d64'))
+    for student, arch in (('vit', 'vit-d64-l8'), ('mixer', 'mixer-d64-l8'))
     for variant, name in (
-        ('scratch', '{s}_1xb64-15e_digits16.py'),
-        ('kd', 'kd_resnet18-w16_{s}_1xb64-15e_digits16.py'),
-        ('ofa', 'ofa_resnet18-w16_{s}_1xb64-15e_digits16.py'))
+        ('scratch', '{s}_1xb32-40e_digits20shot.py'),
+        ('kd', 'kd_resnet18-w16_{s}_1xb32-40e_digits20shot.py'),
+        ('ofa', 'ofa_resnet18-w16_{s}_1xb32-40e_digits20shot.py'))
 }
 STUDENTS = ('vit', 'mixer')
 VARIANTS = ('scratch', 'kd', 'ofa')
 VARIANT_NAMES = {'scratch': 'scratch', 'kd': 'KD', 'ofa': 'OFA-KD'}
-STUDENT_NAMES = {'vit': 'ViT-d64 (12 blocks)',
-                 'mixer': 'Mixer-d64 (12 blocks)'}
+STUDENT_NAMES = {'vit': 'ViT-d64-l8 (8 layers)',
+                 'mixer': 'Mixer-d64-l8 (8 layers)'}
+TEACHER_NAME = 'ResNet18-w16'
 #: --long multiplies the students' epochs by this factor.
 LONG_FACTOR = 4
 ACC_KEY = 'accuracy/top1'
+
+#: The environment of the worker processes, read by the libraries when they
+#: load: one thread (thread counts change the order of floating-point sums),
+#: ATen's portable kernels instead of the AVX2 / AVX-512 ones the CPU allows
+#: (vector widths change it too), and MKL's conditional numerical
+#: reproducibility in its COMPATIBLE branch (the same code path on Intel and
+#: AMD processors). oneDNN, whose kernels are chosen per CPU, is switched off
+#: in the workers (convolutions then run as im2col + MKL GEMM).
+PINNED_ENV = {
+    'OMP_NUM_THREADS': '1',
+    'MKL_NUM_THREADS': '1',
+    'ATEN_CPU_CAPABILITY': 'default',
+    'MKL_CBWR': 'COMPATIBLE',
+}
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -66,6 +90,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         '(results.md/json) and the plot go')
     parser.add_argument('--seeds', type=int, default=3,
                         help='seeds per student and variant (default 3)')
+    parser.add_argument(
+        '--jobs', type=int, default=min(2, os.cpu_count() or 1),
+        help='runs trained at the same time, one CPU thread each (default: '
+        'min(2, CPU count)); the results do not depend on it')
     parser.add_argument(
         '--long', action='store_true',
         help=f'train the students {LONG_FACTOR}x longer (more accurate, '
@@ -94,7 +122,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings of every student config, e.g. '
         'optim_wrapper.optimizer.lr=1e-3')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.jobs < 1 or args.seeds < 1:
+        parser.error(f'--jobs and --seeds must be >= 1, got --jobs '
+                     f'{args.jobs} and --seeds {args.seeds}')
+    return args
 
 
 def config_key(cfg: Config, extra: str = '') -> str:
@@ -116,9 +148,8 @@ def config_key(cfg: Config, extra: str = '') -> str:
 
 def set_max_epochs(cfg: Config, epochs: int) -> None:
     """Set the training length and stretch the LR schedule to it: schedulers
-    that ended at the old last epoch end at the new one, schedulers that
-    would start after it are dropped, and the checkpoint is saved at the
-    end."""
+    that ended at the old last epoch end at the new one, and schedulers that
+    would start after it are dropped."""
     old = cfg.train_cfg.max_epochs
     schedulers = []
     for sched in copy.deepcopy(cfg.param_scheduler):
@@ -131,7 +162,6 @@ def set_max_epochs(cfg: Config, epochs: int) -> None:
         schedulers.append(sched)
     cfg.param_scheduler = schedulers
     cfg.train_cfg.max_epochs = epochs
-    cfg.default_hooks.checkpoint.interval = epochs
 
 
 def build_config(path: str, work_dir: str, seed: int = 0,
@@ -144,7 +174,8 @@ def build_config(path: str, work_dir: str, seed: int = 0,
     Args:
         path (str): Config file.
         work_dir (str): Work dir of this run.
-        seed (int): Random seed of the run (initialisation, data order).
+        seed (int): Random seed of the run (initialisation, data order,
+            augmentation).
         epochs (int, optional): Training epochs; the config's if None.
         samples (int, optional): Keep the first N images of every split.
         batch_size (int, optional): Training batch size.
@@ -155,7 +186,7 @@ def build_config(path: str, work_dir: str, seed: int = 0,
     """
     cfg = Config.fromfile(path)
     cfg.work_dir = work_dir
-    cfg.randomness = dict(seed=seed, deterministic=False)
+    cfg.randomness = dict(seed=seed, deterministic=True)
     cfg.launcher = 'none'
     if epochs is not None:
         set_max_epochs(cfg, epochs)
@@ -166,11 +197,10 @@ def build_config(path: str, work_dir: str, seed: int = 0,
         cfg.train_dataloader.batch_size = batch_size
     if options:
         cfg.merge_from_dict(options)
-    for split in ('train', 'val', 'test'):
-        loader = cfg[f'{split}_dataloader']
-        if loader.get('num_workers', 0) == 0:
-            loader.persistent_workers = False
-    return cfg
+    # The runs happen in spawned worker processes: mmengine would otherwise
+    # warn that it switches them to the config's 'fork'.
+    cfg.env_cfg.setdefault('mp_cfg', {})['mp_start_method'] = 'spawn'
+    return drop_persistent_workers_without_workers(cfg)
 
 
 @functools.lru_cache(maxsize=1)
@@ -179,19 +209,20 @@ def _devnull() -> TextIO:
     return open(os.devnull, 'w')
 
 
-class AccuracyCurveHook(Hook):
-    """Records the validation top-1 after every epoch and advances an
-    (optional) progress bar by one epoch."""
+class EpochHook(Hook):
+    """Records the validation top-1 of every validation and reports each
+    finished training epoch to ``progress`` (a queue the main process reads
+    to advance its progress bar)."""
 
     priority = 'LOWEST'
 
-    def __init__(self, progress: Optional[ProgressBar] = None) -> None:
+    def __init__(self, progress: Optional[Any] = None) -> None:
         self.progress = progress
         self.curve: List[Tuple[int, float]] = []
 
     def after_train_epoch(self, runner: Runner) -> None:
         if self.progress is not None:
-            self.progress.update()
+            self.progress.put(1)
 
     def after_val_epoch(self, runner: Runner,
                         metrics: Optional[Dict[str, float]] = None) -> None:
@@ -199,21 +230,72 @@ class AccuracyCurveHook(Hook):
             self.curve.append((runner.epoch, float(metrics[ACC_KEY])))
 
 
+def weights_sha256(model: Any) -> str:
+    """sha256 of a model's ``state_dict`` (names and values, in name order):
+    the same for bit-identical weights."""
+    state = model.state_dict()
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        digest.update(name.encode())
+        digest.update(state[name].detach().cpu().contiguous().numpy()
+                      .tobytes())
+    return digest.hexdigest()
+
+
+def numerics() -> Dict[str, Any]:
+    """What the floating-point results of this process depend on, besides
+    the package versions."""
+    import torch
+    return dict(
+        torch=torch.__version__,
+        cpu_capability=torch.backends.cpu.get_cpu_capability(),
+        threads=torch.get_num_threads(),
+        mkldnn=torch.backends.mkldnn.enabled,
+        mkl_cbwr=os.environ.get('MKL_CBWR'))
+
+
+#: Set in worker processes: where they report finished epochs.
+_EPOCHS_DONE: Optional[Any] = None
+
+
+def init_worker(epochs_done: Optional[Any] = None) -> None:
+    """Set up a worker process (started with :data:`PINNED_ENV`): one
+    thread, no oneDNN, a check that ATen really uses its portable kernels,
+    and the queue that gets the number of every finished epoch.
+
+    Args:
+        epochs_done (multiprocessing.Queue, optional): Gets a 1 after every
+            training epoch of the worker's runs.
+    """
+    global _EPOCHS_DONE
+    import torch
+    torch.set_num_threads(1)
+    torch.backends.mkldnn.enabled = False
+    capability = torch.backends.cpu.get_cpu_capability()
+    if capability != 'DEFAULT':
+        raise RuntimeError(
+            f'ATen CPU capability is {capability}, not DEFAULT: the worker '
+            'was not started with ATEN_CPU_CAPABILITY=default, so its '
+            'results would depend on the CPU.')
+    _EPOCHS_DONE = epochs_done
+
+
 def train_and_test(cfg: Config,
-                   progress: Optional[ProgressBar] = None,
+                   progress: Optional[Any] = None,
                    quiet: bool = True) -> Dict[str, Any]:
     """``Runner.from_cfg(cfg).train()`` then ``.test()``, as tools/train.py
     and tools/test.py do, recording the validation curve.
 
     Args:
         cfg (Config): Config of the run.
-        progress (ProgressBar, optional): Advanced by one per epoch.
+        progress (queue, optional): Gets a 1 after every training epoch.
         quiet (bool): Keep the runner's log (config dump, a line per epoch,
             warnings) in its log file only, off the console.
 
     Returns:
-        dict: ``val_curve`` [(epoch, top-1)], ``val_top1`` (last epoch),
-        ``test_top1``, ``seconds``, ``checkpoint``.
+        dict: ``val_curve`` [(epoch, top-1)], ``val_top1`` (last
+        validation), ``test_top1``, ``seconds``, ``checkpoint``,
+        ``weights_sha256`` and ``numerics`` (see :func:`numerics`).
     """
     start = time.time()
     if quiet:
@@ -223,17 +305,35 @@ def train_and_test(cfg: Config,
             runner = Runner.from_cfg(cfg)
     else:
         runner = Runner.from_cfg(cfg)
-    curve_hook = AccuracyCurveHook(progress)
-    runner.register_hook(curve_hook)
+    epoch_hook = EpochHook(progress)
+    runner.register_hook(epoch_hook)
     runner.train()
     test_metrics = runner.test()
-    epochs = cfg.train_cfg.max_epochs
+    checkpoint = osp.join(cfg.work_dir,
+                          f'epoch_{cfg.train_cfg.max_epochs}.pth')
     return dict(
-        val_curve=curve_hook.curve,
-        val_top1=curve_hook.curve[-1][1] if curve_hook.curve else None,
+        val_curve=epoch_hook.curve,
+        val_top1=epoch_hook.curve[-1][1] if epoch_hook.curve else None,
         test_top1=float(test_metrics[ACC_KEY]),
         seconds=round(time.time() - start, 1),
-        checkpoint=osp.join(cfg.work_dir, f'epoch_{epochs}.pth'))
+        checkpoint=checkpoint,
+        weights_sha256=weights_sha256(runner.model),
+        numerics=numerics())
+
+
+def run_job(cfg: Config, key: str, quiet: bool = True) -> Dict[str, Any]:
+    """Train and test one config in a worker process and save its
+    ``result.json`` (with ``key``) in its work dir.
+
+    Returns:
+        dict: The result of :func:`train_and_test`, with ``key`` and
+        ``cached=False``.
+    """
+    result = train_and_test(cfg, _EPOCHS_DONE, quiet)
+    result['key'] = key
+    _save_result(cfg.work_dir, result)
+    result['cached'] = False
+    return result
 
 
 def _load_cached(work_dir: str, key: str) -> Optional[Dict[str, Any]]:
@@ -246,6 +346,7 @@ def _load_cached(work_dir: str, key: str) -> Optional[Dict[str, Any]]:
         return None
     if 'checkpoint' in result and not osp.isfile(result['checkpoint']):
         return None
+    result['cached'] = True
     return result
 
 
@@ -255,20 +356,45 @@ def _save_result(work_dir: str, result: Dict[str, Any]) -> None:
         json.dump(result, f, indent=1)
 
 
-def run_cached(cfg: Config, key: str, use_cache: bool,
-               progress: Optional[ProgressBar] = None) -> Dict[str, Any]:
-    """Run ``cfg`` unless its work dir holds a result with the same key."""
-    result = _load_cached(cfg.work_dir, key) if use_cache else None
-    if result is not None:
-        result['cached'] = True
-        if progress is not None:
-            progress.update(cfg.train_cfg.max_epochs)
-        return result
-    result = train_and_test(cfg, progress, quiet=progress is not None)
-    result['key'] = key
-    _save_result(cfg.work_dir, result)
-    result['cached'] = False
-    return result
+@contextlib.contextmanager
+def pinned_environment() -> Iterator[None]:
+    """:data:`PINNED_ENV` in ``os.environ`` while worker processes start
+    (they inherit it), the caller's environment restored afterwards."""
+    saved = {name: os.environ.get(name) for name in PINNED_ENV}
+    os.environ.update(PINNED_ENV)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
+def worker_pool(jobs: int, epochs_done: Optional[Any] = None
+                ) -> Iterator[ProcessPoolExecutor]:
+    """``jobs`` fresh (spawned) worker processes with the pinned numerics.
+
+    Args:
+        jobs (int): Number of worker processes.
+        epochs_done (multiprocessing.Queue, optional): See
+            :func:`init_worker`.
+    """
+    with pinned_environment():
+        pool = ProcessPoolExecutor(
+            max_workers=jobs,
+            mp_context=multiprocessing.get_context('spawn'),
+            initializer=init_worker,
+            initargs=(epochs_done, ))
+        # Start every worker now, while the pinned environment is set.
+        for future in [pool.submit(time.sleep, 0.5) for _ in range(jobs)]:
+            future.result()
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def mean_std(values: Sequence[float]) -> Tuple[float, float]:
@@ -299,13 +425,24 @@ def format_table(results: Dict[Tuple[str, str], List[Dict[str, Any]]],
             cells.append(f'{mean:.2f} ± {std:.2f}' if len(runs) > 1
                          else f'{mean:.2f}')
         lines.append('| ' + ' | '.join(cells) + ' |')
-    lines.append(f'| teacher ResNet18-w16 (CNN) | {teacher[metric]:.2f} |' +
-                 ' |' * (len(variants) - 1))
+    lines.append(f'| teacher {TEACHER_NAME} (CNN, whole train split) | '
+                 f'{teacher[metric]:.2f} |' + ' |' * (len(variants) - 1))
     split = metric.split('_')[0].upper()
     note = 'hyper-parameters were chosen on VAL only' if split == 'TEST' \
         else 'used for model selection'
     title = f'{split} top-1 (%), mean ± std over {seeds} seed(s); {note}'
     return title + '\n\n' + '\n'.join(lines)
+
+
+def fingerprint(teacher: Dict[str, Any],
+                runs: Sequence[Dict[str, Any]]) -> str:
+    """One hash of the weights of the teacher and of every run (named by
+    student, variant and seed): equal fingerprints, bit-identical models."""
+    items = [('teacher', teacher['weights_sha256'])] + sorted(
+        (f'{r["student"]}/{r["variant"]}/seed{r["seed"]}',
+         r['weights_sha256']) for r in runs)
+    text = '\n'.join(f'{name} {sha}' for name, sha in items)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def plot_curves(results: Dict[Tuple[str, str], List[Dict[str, Any]]],
@@ -342,7 +479,7 @@ def plot_curves(results: Dict[Tuple[str, str], List[Dict[str, Any]]],
         if teacher.get('val_top1') is not None:
             ax.axhline(teacher['val_top1'], color='k', linestyle='--',
                        linewidth=1, label='teacher (final)')
-        ax.set_title(f'{STUDENT_NAMES[student]} <- ResNet18-w16')
+        ax.set_title(f'{STUDENT_NAMES[student]} <- {TEACHER_NAME}')
         ax.set_xlabel('epoch')
         ax.set_ylabel('validation top-1 (%)')
         ax.set_ylim(bottom=max(0.0, ax.get_ylim()[0]))
@@ -359,12 +496,12 @@ def plot_curves(results: Dict[Tuple[str, str], List[Dict[str, Any]]],
 
 def run_quickstart(args: argparse.Namespace) -> Dict[str, Any]:
     """Teacher (cached), then every student variant over ``args.seeds``
-    seeds; writes results.md, results.json and val_curves.png in the work
-    dir and prints the table.
+    seeds in ``args.jobs`` worker processes; writes results.md,
+    results.json and val_curves.png in the work dir and prints the table.
 
     Returns:
         dict: ``teacher`` result, ``results`` {(student, variant): [per
-        seed]}, ``table``, ``plot``, ``seconds``.
+        seed]}, ``table``, ``plot``, ``fingerprint``, ``seconds``.
     """
     start = time.time()
     work_dir = osp.abspath(args.work_dir)
@@ -397,8 +534,8 @@ def run_quickstart(args: argparse.Namespace) -> Dict[str, Any]:
         0 if teacher else teacher_cfg.train_cfg.max_epochs)
     print_log(f'Digits quickstart: {len(jobs)} student runs '
               f'({total_epochs} epochs in all'
-              f'{"" if teacher else " with the teacher"}), '
-              f'work dir {work_dir}', logger=logger)
+              f'{"" if teacher else " with the teacher"}) in {args.jobs} '
+              f'worker process(es), work dir {work_dir}', logger=logger)
     progress = None if args.verbose else ProgressBar(total_epochs)
 
     def say(message: str) -> None:
@@ -406,21 +543,16 @@ def run_quickstart(args: argparse.Namespace) -> Dict[str, Any]:
             sys.stdout.write('\n')
         print_log(message, logger=logger)
 
-    if teacher is None:
-        teacher = run_cached(teacher_cfg, teacher_key, True, progress)
-        note = f'trained in {teacher["seconds"]:.0f} s'
-    else:
-        teacher['cached'] = True
-        note = 'cached, config unchanged'
-    say(f'teacher ResNet18-w16: val {teacher["val_top1"]:.2f}, '
-        f'test {teacher["test_top1"]:.2f} ({note})')
+    def report_teacher(result: Dict[str, Any]) -> None:
+        note = 'cached, config unchanged' if result['cached'] else \
+            f'trained in {result["seconds"]:.0f} s'
+        say(f'teacher {TEACHER_NAME}: val {result["val_top1"]:.2f}, '
+            f'test {result["test_top1"]:.2f} ({note})')
 
     results: Dict[Tuple[str, str], List[Dict[str, Any]]] = {}
-    for student, variant, seed, cfg in jobs:
-        if cfg.model.get('teacher_ckpt', None) is not None:
-            cfg.model.teacher_ckpt = teacher['checkpoint']
-        key = config_key(cfg, extra=teacher_key)
-        result = run_cached(cfg, key, not args.no_cache, progress)
+
+    def report_student(student: str, variant: str, seed: int,
+                       result: Dict[str, Any]) -> None:
         result.update(student=student, variant=variant, seed=seed)
         results.setdefault((student, variant), []).append(result)
         took = 'cached' if result['cached'] else f'{result["seconds"]:.0f} s'
@@ -428,20 +560,80 @@ def run_quickstart(args: argparse.Namespace) -> Dict[str, Any]:
             f'{result["val_top1"]:.2f}, test {result["test_top1"]:.2f} '
             f'({took})')
 
+    context = multiprocessing.get_context('spawn')
+    epochs_done = context.Queue()
+
+    def advance_progress() -> None:
+        for epochs in iter(epochs_done.get, None):
+            if progress is not None:
+                progress.update(epochs)
+
+    reader = threading.Thread(target=advance_progress, daemon=True)
+    reader.start()
+
+    def cached(cfg: Config, key: str) -> Optional[Dict[str, Any]]:
+        result = None if args.no_cache else _load_cached(cfg.work_dir, key)
+        if result is not None:
+            epochs_done.put(cfg.train_cfg.max_epochs)
+        return result
+
+    try:
+        with worker_pool(args.jobs, epochs_done) as pool:
+            pending: Dict[Future, Tuple[str, str, int]] = {}
+
+            def submit(student: str, variant: str, seed: int, cfg: Config,
+                       key: str) -> None:
+                result = cached(cfg, key)
+                if result is not None:
+                    report_student(student, variant, seed, result)
+                else:
+                    future = pool.submit(run_job, cfg, key, not args.verbose)
+                    pending[future] = (student, variant, seed)
+
+            # The teacher first; the students trained from scratch do not
+            # wait for it.
+            teacher_run = None if teacher is not None else pool.submit(
+                run_job, teacher_cfg, teacher_key, not args.verbose)
+            distill = []
+            for student, variant, seed, cfg in jobs:
+                if cfg.model.get('teacher_ckpt', None) is None:
+                    submit(student, variant, seed, cfg, config_key(cfg))
+                else:
+                    distill.append((student, variant, seed, cfg))
+            if teacher_run is not None:
+                teacher = teacher_run.result()
+            report_teacher(teacher)
+            for student, variant, seed, cfg in distill:
+                cfg.model.teacher_ckpt = teacher['checkpoint']
+                submit(student, variant, seed, cfg,
+                       config_key(cfg, extra=teacher_key))
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    report_student(*pending.pop(future), future.result())
+    finally:
+        epochs_done.put(None)
+        reader.join()
+
+    for runs in results.values():
+        runs.sort(key=lambda r: r['seed'])
+    all_runs = [r for rs in results.values() for r in rs]
     seconds = time.time() - start
     table = format_table(results, teacher) + '\n\n' + format_table(
         results, teacher, metric='val_top1')
+    weights_print = fingerprint(teacher, all_runs)
     plot = plot_curves(results, teacher, osp.join(work_dir,
                                                   'val_curves.png'))
     with open(osp.join(work_dir, 'results.md'), 'w') as f:
         f.write(table + '\n')
     with open(osp.join(work_dir, 'results.json'), 'w') as f:
         json.dump(dict(teacher=teacher, seconds=round(seconds, 1),
-                       runs=[r for rs in results.values() for r in rs]),
-                  f, indent=1)
-    say(table + f'\n\nplot: {plot}\nwall time: {seconds:.0f} s')
+                       fingerprint=weights_print, runs=all_runs), f, indent=1)
+    say(table + f'\n\nweights fingerprint: {weights_print} (the same on any '
+        f'machine for the same settings and package versions)\nplot: {plot}'
+        f'\nwall time: {seconds:.0f} s')
     return dict(teacher=teacher, results=results, table=table, plot=plot,
-                seconds=seconds)
+                fingerprint=weights_print, seconds=seconds)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

@@ -3,6 +3,10 @@ _base_ = 'mmpretrain::_base_/default_runtime.py'
 custom_imports = dict(imports=['ofakd_mm'], allow_failed_imports=False)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
-    checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=1),
+    # one checkpoint, at the end (runs take a minute or two)
+    checkpoint=dict(type='CheckpointHook', interval=-1, save_last=True,
+                    max_keep_ckpts=1),
 )
-randomness = dict(seed=0, deterministic=False)
+# Same seed, same results on this machine; tools/quickstart.py also pins the
+# CPU numerics that differ between machines (see the README).
+randomness = dict(seed=0, deterministic=True)

@@ -1,7 +1,9 @@
 """OFA-KD in plain MMRazor terms (ConfigurableDistiller + OFAKD connectors
 and losses) and OFA mixed with DKD."""
+import math
 import os.path as osp
 
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -9,13 +11,14 @@ from mmengine.runner import Runner
 from mmpretrain.structures import DataSample
 from mmrazor.registry import MODELS
 
-from conftest import CONFIG_DIR, OFA_DIGITS_CFG, small_config
+from conftest import DIGITS_DIR, OFA_DIGITS_CFG, small_config
 
 CONFIGURABLE_CFG = osp.join(
-    CONFIG_DIR, 'ofa', 'ofa-configurable_resnet18-w16_vit-d64_1xb64-30e_'
-    'digits.py')
-MIXED_CFG = osp.join(CONFIG_DIR, 'ofa',
-                     'ofa-dkd_resnet18-w16_vit-d64_1xb64-30e_digits.py')
+    DIGITS_DIR,
+    'ofa-configurable_resnet18-w16_vit-d64-l8_1xb32-40e_digits20shot.py')
+MIXED_CFG = osp.join(
+    DIGITS_DIR, 'ofa-dkd_resnet18-w16_vit-d64-l8_1xb32-40e_digits20shot.py')
+OFA_LOSSES = {f'loss_ofa_stage{k}' for k in (1, 2, 3, 4)} | {'loss_ofa_final'}
 
 
 def build(path):
@@ -31,25 +34,41 @@ def test_configurable_config_is_the_same_method():
     plain.teacher.load_state_dict(ofa.teacher.state_dict())
     ofa.train()
     plain.train()
-    x = torch.randn(4, 3, 32, 32)
+    x = torch.randn(4, 3, 16, 16)
     samples = [DataSample().set_gt_label(i) for i in (0, 3, 5, 9)]
     expected = ofa(x, samples, mode='loss')
     got = plain(x, samples, mode='loss')
     for key, value in got.items():
         assert torch.allclose(value, expected[key], atol=1e-6), key
     assert set(got) == {k for k in expected if 'top1' not in k}
+    assert {k for k in got if k.startswith('distill.')} == {
+        f'distill.{name}' for name in OFA_LOSSES}
 
 
 @pytest.mark.parametrize('path', [CONFIGURABLE_CFG, MIXED_CFG])
 def test_plain_and_mixed_configs_train(path, tmp_path, digits_teacher_ckpt):
-    cfg = small_config(path, str(tmp_path), epochs=1, samples=16,
+    # 32 images, batch 16: two iterations
+    cfg = small_config(path, str(tmp_path), epochs=1, samples=32,
                        **{'model.teacher_ckpt': digits_teacher_ckpt})
     runner = Runner.from_cfg(cfg)
     runner.train()
     hub = runner.message_hub
-    assert torch.isfinite(
-        torch.as_tensor(hub.get_scalar('train/loss').current()))
-    assert hub.get_scalar('train/distill.loss_ofa_stage1') is not None
-    if path == MIXED_CFG:
-        dkd = hub.get_scalar('train/distill.loss_dkd').current()
-        assert dkd > 0
+    expected = set(OFA_LOSSES) | ({'loss_dkd'} if path == MIXED_CFG else set())
+    logged = {k[len('train/distill.'):] for k in hub.log_scalars
+              if k.startswith('train/distill.loss')}
+    assert logged == expected
+    history = {
+        name: hub.get_scalar(f'train/distill.{name}').data[0]
+        for name in expected
+    }
+    for name, values in history.items():
+        assert len(values) == 2, name
+        assert np.all(np.isfinite(values)) and np.all(values > 0), name
+        # a new batch and updated weights: the loss moves
+        assert values[0] != values[1], name
+    # the total loss that was minimised is the student's loss plus every
+    # distillation loss of the last iteration
+    total = hub.get_scalar('train/loss').current()
+    parts = hub.get_scalar('train/student.loss').current() + sum(
+        values[-1] for values in history.values())
+    assert math.isclose(total, parts, rel_tol=1e-4)

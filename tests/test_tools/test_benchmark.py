@@ -9,10 +9,12 @@ from mmengine.config import Config
 
 from conftest import CONFIG_DIR, REPO_ROOT
 
-OFA_QUICKSTART_CFG = osp.join(CONFIG_DIR, 'quickstart',
-                              'ofa_resnet18-w16_vit-d64_1xb64-15e_digits16.py')
-KD_QUICKSTART_CFG = osp.join(CONFIG_DIR, 'quickstart',
-                             'kd_resnet18-w16_mixer-d64_1xb64-15e_digits16.py')
+OFA_QUICKSTART_CFG = osp.join(
+    CONFIG_DIR, 'quickstart',
+    'ofa_resnet18-w16_vit-d64-l8_1xb32-40e_digits20shot.py')
+KD_QUICKSTART_CFG = osp.join(
+    CONFIG_DIR, 'quickstart',
+    'kd_resnet18-w16_mixer-d64-l8_1xb32-40e_digits20shot.py')
 
 
 def load_benchmark():

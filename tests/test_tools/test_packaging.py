@@ -29,7 +29,8 @@ def test_wheel_ships_configs_and_tools(tmp_path):
                      'ofakd_mm/.mim/tools/dist_train.sh',
                      'ofakd_mm/.mim/configs/ofa/'
                      'ofa_deit-t_resnet18_8xb64-100e_in1k.py',
-                     'ofakd_mm/.mim/configs/_base_/models/digits_nets.py',
+                     'ofakd_mm/.mim/configs/_base_/models/'
+                     'resnet18-w16_digits.py',
                      'ofakd_mm/.mim/model-index.yml'):
         assert expected in names, expected
     assert not any(n.startswith('tests/') for n in names)

@@ -1,5 +1,7 @@
 # scikit-learn's bundled handwritten digits (1,797 real 8x8 images, 10
-# classes), upsampled to 32x32; a fixed 60/20/20 train/val/test split.
+# classes; nothing is downloaded), upsampled to 16 px (32 px costs ~3x the
+# CPU time and adds no information to the 8x8 originals); the fixed
+# 60/20/20 per-class train/val/test split (1,078 / 359 / 360 images).
 dataset_type = 'DigitsDataset'
 data_preprocessor = dict(
     type='mmpretrain.ClsDataPreprocessor',
@@ -10,12 +12,12 @@ data_preprocessor = dict(
     to_rgb=False)
 
 train_pipeline = [
-    dict(type='Resize', scale=(32, 32), interpolation='bilinear'),
-    dict(type='RandomCrop', crop_size=32, padding=2),
+    dict(type='Resize', scale=(16, 16), interpolation='bilinear'),
+    dict(type='RandomCrop', crop_size=16, padding=1),
     dict(type='PackInputs'),
 ]
 test_pipeline = [
-    dict(type='Resize', scale=(32, 32), interpolation='bilinear'),
+    dict(type='Resize', scale=(16, 16), interpolation='bilinear'),
     dict(type='PackInputs'),
 ]
 

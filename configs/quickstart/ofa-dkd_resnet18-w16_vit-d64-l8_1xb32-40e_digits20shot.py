@@ -2,7 +2,7 @@
 # and loss_forward_mappings of the config to its own, so any MMRazor loss can
 # run beside the OFA branches (here DKD on the final logits, averaged over
 # the batch by BatchMeanDKDLoss).
-_base_ = ['./ofa_resnet18-w16_vit-d64_1xb64-30e_digits.py']
+_base_ = ['./ofa_resnet18-w16_vit-d64-l8_1xb32-40e_digits20shot.py']
 
 model = dict(
     distiller=dict(
