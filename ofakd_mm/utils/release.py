@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 
 from .checkpoint import CheckpointReadError, check_state_dict, safe_torch_load
+from .config import resolve_model_cfg
 
 #: Prefix of the student's keys in a distillation checkpoint (mmrazor's
 #: ``BaseAlgorithm.architecture``).
@@ -269,9 +270,7 @@ def student_config_dict(cfg: 'Any', config: str) -> Tuple[Dict[str, Any],
             '`architecture` (the student). Pass the config of the run that '
             'wrote the checkpoint.')
     student = copy.deepcopy(dict(model['architecture']))
-    if 'cfg_path' in student:
-        from mmengine.hub import get_config
-        student = dict(get_config(student['cfg_path']).model)
+    student = resolve_model_cfg(student)  # a cfg_path reference, overrides
     preprocessor = model.get('data_preprocessor') or \
         cfg.get('data_preprocessor') or student.get('data_preprocessor')
     # The distillation ran the algorithm's preprocessor, never the

@@ -231,7 +231,8 @@ def test_refuses_what_is_not_its_input(released, tmp_path):
     text.write_text('not a checkpoint\n')
     # The run's checkpoint, converted with a config whose student differs.
     other = Config.fromfile(OFA_DIGITS_CFG)
-    other.model.architecture = other.mixer_d64
+    other.model.architecture = dict(
+        cfg_path='ofakd_mm::_base_/models/mixer-d64-l8_digits.py')
     other_cfg = str(tmp_path / 'ofa_mixer.py')
     other.dump(other_cfg)
     cases: List[tuple] = [
