@@ -2,12 +2,12 @@
 student (projectors and teacher dropped, ``architecture.`` prefix stripped),
 and optionally export the student's config as a standalone mmpretrain config.
 
-Example::
+Example (the digits OFA-KD config)::
 
+    CFG=ofa_resnet18-w16_vit-d64-l8_1xb32-40e_digits20shot
     python tools/model_converters/convert_kd_ckpt_to_student.py \\
-        work_dirs/ofa_resnet18-w16_vit-d64_1xb64-30e_digits/epoch_30.pth \\
-        work_dirs/release/vit-d64_ofa_digits.pth \\
-        --config configs/ofa/ofa_resnet18-w16_vit-d64_1xb64-30e_digits.py \\
+        work_dirs/$CFG/epoch_40.pth work_dirs/release/vit-d64_ofa_digits.pth \\
+        --config configs/quickstart/$CFG.py \\
         --config-out work_dirs/release/vit-d64_ofa_digits.py
 """
 import argparse

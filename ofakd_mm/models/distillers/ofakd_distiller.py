@@ -141,8 +141,9 @@ class OFAKDDistiller(ConfigurableDistiller):
                 'algorithm '
                 'no OFA loss would ever be computed. Set `model.type='
                 "'OFAKDDistill'` in the config, or write the projectors and "
-                'losses out with a ConfigurableDistiller (see configs/ofa/'
-                'ofa-configurable_resnet18-w16_vit-d64_1xb64-30e_digits.py).')
+                'losses out with a ConfigurableDistiller (see '
+                'configs/quickstart/ofa-configurable_resnet18-w16_vit-d64-l8_'
+                '1xb32-40e_digits20shot.py).')
         self.stages = self._check_stages(stages)
         self.stage_sources = self._check_stage_sources(stage_sources,
                                                        self.stages)
