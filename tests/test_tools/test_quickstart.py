@@ -3,6 +3,7 @@ and cached, every student variant trained and tested through mmengine's
 Runner in worker processes with pinned numerics, a results table, a PNG of
 the validation curves, and bit-identical weights whatever the number of
 workers and the caller's thread / CPU settings."""
+import glob
 import json
 import os
 import os.path as osp
@@ -12,7 +13,7 @@ from types import ModuleType
 import pytest
 from mmengine.config import Config
 
-from conftest import REPO_ROOT
+from conftest import DIGITS_DIR, REPO_ROOT
 
 TINY = ['--seeds', '1', '--epochs', '2', '--teacher-epochs', '1',
         '--samples', '32', '--batch-size', '16']
@@ -116,6 +117,26 @@ def test_every_student_config_is_a_digits_config():
         assert cfg.train_cfg.max_epochs == 40, path
         distill = variant != 'scratch'
         assert ('teacher_ckpt' in cfg.model) == distill, path
+
+
+@pytest.mark.parametrize(
+    'path', sorted(glob.glob(osp.join(DIGITS_DIR, '*.py'))),
+    ids=osp.basename)
+def test_dumped_digits_config_holds_one_model(path, tmp_path):
+    cfg = Config.fromfile(path)
+    dumped = str(tmp_path / 'dumped.py')
+    cfg.dump(dumped)
+    again = Config.fromfile(dumped)
+
+    def is_model(value):
+        return isinstance(value, dict) and (
+            'backbone' in value or 'architecture' in value
+            or value.get('type') == 'ImageClassifier')
+
+    assert is_model(again.model)
+    assert [k for k, v in again.items() if k != 'model' and is_model(v)
+            ] == []
+    assert again.model.to_dict() == cfg.model.to_dict()
 
 
 @pytest.mark.parametrize('argv', [['--jobs', '0'], ['--seeds', '0']])
