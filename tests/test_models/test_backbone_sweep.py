@@ -249,6 +249,7 @@ def test_sweep_covers_every_zoo_backbone():
 
 if __name__ == '__main__':
     import ofakd_mm  # noqa: F401  (compatibility layer before mmrazor)
+    torch.set_num_threads(1)
     print('| backbone | model | px | stages found (1-4) | branch params | '
           'result | s |\n|---|---|---|---|---|---|---|')
     for backbone in SWEEP:
@@ -258,7 +259,7 @@ if __name__ == '__main__':
             print(f'| {backbone} | {SWEEP[backbone][0]} | '
                   f'{SWEEP[backbone][1]} | | | {type(e).__name__}: {e} | |')
             continue
-        how = 'stage_sources' if backbone in STAGE_SOURCES else 'discovered'
+        how = row['reasons'][0].split(':')[0].split(' (')[0]
         stages = ', '.join(s.replace('backbone.', '') for s in row['stages'])
         params = ', '.join(f'{p / 1e6:.2f}M' for p in row['params'])
         print(f"| {backbone} | {row['model']} | {row['size']} | {stages} | "
