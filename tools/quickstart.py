@@ -13,7 +13,7 @@ writes a fingerprint of all trained weights.
 
 Example::
 
-    python tools/quickstart.py                      # ~8 min on 2 CPU cores
+    python tools/quickstart.py                      # ~7 min on 2 CPU cores
     python tools/quickstart.py --long               # 4x the student epochs
     python tools/quickstart.py --students vit --variants kd ofa --seeds 1
 """
@@ -243,15 +243,25 @@ def weights_sha256(model: Any) -> str:
 
 
 def numerics() -> Dict[str, Any]:
-    """What the floating-point results of this process depend on, besides
-    the package versions."""
+    """What the floating-point results of this process depend on: the
+    numerics settings and the versions of the packages that compute."""
+    import cv2
+    import mmcv
+    import mmengine
+    import mmpretrain
+    import mmrazor
+    import sklearn
     import torch
     return dict(
         torch=torch.__version__,
         cpu_capability=torch.backends.cpu.get_cpu_capability(),
         threads=torch.get_num_threads(),
         mkldnn=torch.backends.mkldnn.enabled,
-        mkl_cbwr=os.environ.get('MKL_CBWR'))
+        mkl_cbwr=os.environ.get('MKL_CBWR'),
+        versions=dict(mmengine=mmengine.__version__, mmcv=mmcv.__version__,
+                      mmpretrain=mmpretrain.__version__,
+                      mmrazor=mmrazor.__version__, numpy=np.__version__,
+                      sklearn=sklearn.__version__, opencv=cv2.__version__))
 
 
 #: Set in worker processes: where they report finished epochs.
