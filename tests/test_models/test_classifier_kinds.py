@@ -13,6 +13,7 @@ from torch import nn
 
 from ofakd_mm.models.distillers import mean_logits
 from ofakd_mm.models.utils import StageDiscoveryError
+from ofakd_mm.utils import resolve_model_cfg
 from conftest import OFA_DIGITS_CFG
 
 SIZE = 32
@@ -21,7 +22,9 @@ SIZE = 32
 @pytest.fixture(scope='module')
 def digits():
     model = Config.fromfile(OFA_DIGITS_CFG).model.to_dict()
-    model['teacher_ckpt'] = None
+    model.update(teacher_ckpt=None, input_size=SIZE)
+    for key in ('architecture', 'teacher'):
+        model[key] = resolve_model_cfg(model[key])
     return model
 
 

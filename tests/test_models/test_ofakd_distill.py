@@ -12,6 +12,7 @@ from mmrazor.registry import MODELS
 
 from ofakd_mm.models.connectors import OFAKDTokenProjector
 from ofakd_mm.models.utils import check_input_size
+from ofakd_mm.utils import resolve_model_cfg
 from conftest import OFA_DIGITS_CFG
 
 
@@ -20,6 +21,8 @@ def base_model_cfg():
     cfg = Config.fromfile(OFA_DIGITS_CFG)
     model = cfg.model.to_dict()
     model['teacher_ckpt'] = None
+    for key in ('architecture', 'teacher'):
+        model[key] = resolve_model_cfg(model[key])
     return model
 
 
@@ -113,7 +116,7 @@ SHUFFLENET = dict(
 
 def test_stages_of_a_backbone_outside_the_table_are_discovered(
         base_model_cfg):
-    algo = build(base_model_cfg, architecture=SHUFFLENET)
+    algo = build(base_model_cfg, architecture=SHUFFLENET, input_size=32)
     distiller = algo.distiller
     sources = [distiller.student_recorders.get_recorder(f'stage{k}').source
                for k in (1, 2, 3, 4)]
@@ -124,7 +127,7 @@ def test_stages_of_a_backbone_outside_the_table_are_discovered(
                for r in distiller.stage_reasons.values())
 
     algo = build(
-        base_model_cfg, architecture=SHUFFLENET, **{
+        base_model_cfg, architecture=SHUFFLENET, input_size=32, **{
             'distiller.stage_sources': [f'backbone.layers.{i}'
                                         for i in range(4)]
         })
@@ -161,7 +164,7 @@ def test_stage_sources_hint_is_the_form_the_distiller_accepts(
               dict(type='GlobalAveragePooling')],
         head=dict(type='LinearClsHead', num_classes=10, in_channels=2048))
     with pytest.raises((KeyError, ValueError)) as info:
-        build(base_model_cfg, architecture=hrnet)
+        build(base_model_cfg, architecture=hrnet, input_size=32)
     hint = re.search(r'stage_sources=(\{.*?\})', str(info.value))
     assert hint is not None, str(info.value)
     written = ast.literal_eval(hint.group(1))
@@ -171,12 +174,12 @@ def test_stage_sources_hint_is_the_form_the_distiller_accepts(
         k: f'backbone.stage4.2.branches.{k - 1}'
         for k in (1, 2, 3, 4)
     }
-    algo = build(base_model_cfg, architecture=hrnet,
+    algo = build(base_model_cfg, architecture=hrnet, input_size=32,
                  **{'distiller.stage_sources': stage_sources})
     assert [c['in_channels'] for c in algo.distiller.projector_cfgs.values()
             ] == [18, 36, 72, 144]
     with pytest.raises(KeyError, match=re.escape("stage_sources={1: '")):
-        build(base_model_cfg, architecture=hrnet, **{
+        build(base_model_cfg, architecture=hrnet, input_size=32, **{
             'distiller.stage_sources':
             {f'stage{k}': v for k, v in stage_sources.items()}
         })
@@ -198,7 +201,7 @@ def test_user_mappings_may_use_ofa_recorders_and_connectors(
                                    data_idx=1)))
         })
     algo.train()
-    losses = algo(torch.randn(4, 3, 32, 32),
+    losses = algo(torch.randn(4, 3, 16, 16),
                   [DataSample().set_gt_label(i) for i in (1, 2, 3, 4)],
                   mode='loss')
     extra = losses['distill.loss_stage2_eps2']
@@ -210,22 +213,22 @@ def test_user_mappings_may_use_ofa_recorders_and_connectors(
 
 
 def test_token_count_is_checked_at_run_time(base_model_cfg):
-    # built for 32 px (8x8 patches + class token), trained at 48 px
+    # built for 16 px (4x4 patches + class token), trained at 24 px
     algo = build(base_model_cfg)
     algo.train()
     with pytest.raises(ValueError, match='input_size'):
-        algo(torch.randn(2, 3, 48, 48),
+        algo(torch.randn(2, 3, 24, 24),
              [DataSample().set_gt_label(i) for i in (1, 2)], mode='loss')
 
 
 def test_input_size_is_checked_against_the_train_pipeline():
     cfg = Config.fromfile(OFA_DIGITS_CFG)
-    assert check_input_size(cfg) == (32, 32)
-    cfg.model.input_size = 48
-    with pytest.raises(ValueError, match=r'set `input_size=32`'):
+    assert check_input_size(cfg) == (16, 16)
+    cfg.model.input_size = 32
+    with pytest.raises(ValueError, match=r'set `input_size=16`'):
         check_input_size(cfg)
-    cfg.model.input_size = (32, 32)
-    assert check_input_size(cfg) == (32, 32)
+    cfg.model.input_size = (16, 16)
+    assert check_input_size(cfg) == (16, 16)
 
 
 def test_tokens_on_a_non_square_image_are_not_guessed(base_model_cfg):
