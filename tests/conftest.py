@@ -1,14 +1,16 @@
-"""Helpers shared by the tests: configs shrunk to a few CPU iterations and a
-real (briefly trained) digits teacher checkpoint."""
+"""Helpers shared by the tests: configs shrunk to a few CPU iterations, a
+real (briefly trained) digits teacher checkpoint, and configs parsed once."""
+import functools
 import os
 import os.path as osp
 import warnings
 from typing import Any, Dict
 
+import mmengine.config.utils as mmengine_cfg_utils
 import pytest
-
-import ofakd_mm  # noqa: F401  (compatibility layer before mmrazor)
 from mmengine.config import Config
+
+import ofakd_mm  # noqa: F401  (compatibility layer, before any mmrazor)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs')
@@ -70,3 +72,27 @@ def digits_teacher_ckpt(tmp_path_factory) -> str:
     cfg = small_config(TEACHER_CFG, work_dir, epochs=1)
     Runner.from_cfg(cfg).train()
     return osp.join(work_dir, 'epoch_1.pth')
+
+
+@pytest.fixture(scope='module')
+def read_metafiles_once():
+    """Each `mmpretrain::` base makes mmengine parse all ~170 metafiles of
+    mmpretrain (about 0.5 s); they do not change during a test module."""
+    load = mmengine_cfg_utils.load
+    cached = functools.lru_cache(maxsize=None)(load)
+
+    def load_metafile(file, *args, **kwargs):
+        if isinstance(file, str) and file.endswith('.yml') and not (
+                args or kwargs):
+            return cached(file)
+        return load(file, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(mmengine_cfg_utils, 'load', load_metafile)
+        yield
+
+
+@functools.lru_cache(maxsize=None)
+def load_config(path: str) -> Config:
+    """A parsed config, shared by the tests; copy it before changing it."""
+    return Config.fromfile(path)

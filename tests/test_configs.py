@@ -4,14 +4,12 @@ of the paper has its OFA, KD, DKD, student and teacher configs. The recipe
 values themselves are checked against the official ones in
 test_recipe_parity.py."""
 import copy
-import functools
 import glob
 import math
 import os.path as osp
 import re
 from typing import Any, Dict, List
 
-import mmengine.config.utils as mmengine_cfg_utils
 import numpy as np
 import pytest
 import torch
@@ -23,7 +21,9 @@ from mmpretrain.registry import TRANSFORMS
 from mmrazor.registry import MODELS
 
 from ofakd_mm.utils import resolve_model_cfg
-from conftest import CONFIG_DIR
+from conftest import CONFIG_DIR, load_config
+
+pytestmark = pytest.mark.usefixtures('read_metafiles_once')
 
 #: Image size of the one training iteration (the paper's is 224).
 SIZE = 32
@@ -58,65 +58,53 @@ PAPER_CONFIGS = [
 ]
 
 
-@pytest.fixture(scope='module', autouse=True)
-def _read_metafiles_once():
-    """Each `mmpretrain::` base makes mmengine parse all ~170 metafiles of
-    mmpretrain (about 0.5 s); they do not change during the session."""
-    load = mmengine_cfg_utils.load
-    cached = functools.lru_cache(maxsize=None)(load)
-
-    def load_metafile(file, *args, **kwargs):
-        if isinstance(file, str) and file.endswith('.yml') and not (
-                args or kwargs):
-            return cached(file)
-        return load(file, *args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(mmengine_cfg_utils, 'load', load_metafile)
-        yield
+def _train_size(cfg: Config) -> int:
+    """The size of the config's training images (its last resize or crop),
+    at most SIZE: configs are shrunk, never enlarged (the digits train at
+    16 px with projectors declared for that size)."""
+    size = SIZE
+    for t in cfg.train_dataloader.dataset.pipeline:
+        if t['type'] in SIZE_KEYS:
+            value = t[SIZE_KEYS[t['type']]]
+            size = value[0] if isinstance(value, (tuple, list)) else value
+    return min(size, SIZE)
 
 
-@functools.lru_cache(maxsize=None)
-def _load(path: str) -> Config:
-    """A parsed config; callers copy it before changing it."""
-    return Config.fromfile(path)
-
-
-def _shrink_classifier(model: Dict) -> None:
+def _shrink_classifier(model: Dict, size: int = SIZE) -> None:
     """Reduce the input size of an mmpretrain classifier config in place."""
     backbone = model.get('backbone') or {}
     if 'img_size' in backbone:
-        backbone['img_size'] = SIZE
+        backbone['img_size'] = size
     if backbone.get('type') in ('SwinTransformer', 'SwinTransformerV2'):
         # Stages smaller than a 7x7 window are padded instead of rejected.
         backbone['pad_small_map'] = True
 
 
-def _shrink_pipeline(pipeline: List[Dict]) -> List[Dict]:
-    """The training pipeline at SIZE, without file loading."""
+def _shrink_pipeline(pipeline: List[Dict], size: int = SIZE) -> List[Dict]:
+    """The training pipeline at ``size``, without file loading."""
     shrunk = []
     for t in copy.deepcopy(pipeline):
         if t['type'] == 'LoadImageFromFile':
             continue
         if t['type'] in SIZE_KEYS:
             key = SIZE_KEYS[t['type']]
-            t[key] = (SIZE, SIZE) if isinstance(t[key], (tuple, list)) \
-                else SIZE
+            t[key] = (size, size) if isinstance(t[key], (tuple, list)) \
+                else size
         if t['type'] == 'RandomCrop':
             t['padding'] = min(t.get('padding') or 0, 2)
         shrunk.append(t)
     return shrunk
 
 
-def _batch(cfg: Config) -> Dict[str, list]:
+def _batch(cfg: Config, size: int = SIZE) -> Dict[str, list]:
     """Two samples through the config's own training pipeline."""
-    pipeline = _shrink_pipeline(cfg.train_dataloader.dataset.pipeline)
+    pipeline = _shrink_pipeline(cfg.train_dataloader.dataset.pipeline, size)
     transforms = [TRANSFORMS.build(t) for t in pipeline]
     rng = np.random.default_rng(0)
     inputs, samples = [], []
     for label in (0, 1):
         results = dict(
-            img=rng.integers(0, 256, (SIZE + 8, SIZE + 4, 3), np.uint8),
+            img=rng.integers(0, 256, (size + 8, size + 4, 3), np.uint8),
             gt_label=label)
         results['img_shape'] = results['ori_shape'] = \
             results['img'].shape[:2]
@@ -124,7 +112,7 @@ def _batch(cfg: Config) -> Dict[str, list]:
             results = t(results)
         inputs.append(results['inputs'])
         samples.append(results['data_samples'])
-    assert all(tuple(x.shape) == (3, SIZE, SIZE) for x in inputs)
+    assert all(tuple(x.shape) == (3, size, size) for x in inputs)
     return dict(inputs=inputs, data_samples=samples)
 
 
@@ -160,7 +148,7 @@ def _check_name(path: str, cfg: Config) -> None:
 @pytest.mark.parametrize(
     'path', ALL_CONFIGS, ids=[osp.relpath(p, CONFIG_DIR) for p in ALL_CONFIGS])
 def test_config_trains_one_iteration(path):
-    cfg = copy.deepcopy(_load(path))
+    cfg = copy.deepcopy(load_config(path))
     _check_name(path, cfg)
     model_cfg = cfg.model.to_dict()
     # What mmengine's Runner does with a top-level data_preprocessor.
@@ -168,19 +156,20 @@ def test_config_trains_one_iteration(path):
         model_cfg.setdefault('data_preprocessor',
                              cfg.data_preprocessor.to_dict())
     distill = model_cfg['type'] in DISTILL_TYPES
+    size = _train_size(cfg)
     if distill:
         for key in ('architecture', 'teacher'):
             model_cfg[key] = resolve_model_cfg(model_cfg[key])
         model_cfg['teacher_ckpt'] = None
         if model_cfg['type'] == 'OFAKDDistill':
-            model_cfg['input_size'] = SIZE
-        _shrink_classifier(model_cfg['architecture'])
-        _shrink_classifier(model_cfg['teacher'])
+            model_cfg['input_size'] = size
+        _shrink_classifier(model_cfg['architecture'], size)
+        _shrink_classifier(model_cfg['teacher'], size)
     else:
-        _shrink_classifier(model_cfg)
+        _shrink_classifier(model_cfg, size)
 
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
-        data = _batch(cfg)
+        data = _batch(cfg, size)
         if distill:
             model_cfg['teacher'] = _teacher(model_cfg['teacher'])
         model = MODELS.build(model_cfg)
@@ -197,7 +186,7 @@ def test_config_trains_one_iteration(path):
 
 # ------------------------------------------------------------------ library
 def _cfg(name: str) -> Config:
-    return copy.deepcopy(_load(osp.join(CONFIG_DIR, name)))
+    return copy.deepcopy(load_config(osp.join(CONFIG_DIR, name)))
 
 
 def _is_classifier(value: Any) -> bool:
@@ -211,7 +200,7 @@ def _is_classifier(value: Any) -> bool:
 def test_config_defines_one_model(path):
     """No classifier definition leaks into a config (and so into the dumped
     config of its runs and their checkpoints' meta) besides `model`."""
-    cfg = _load(path)
+    cfg = load_config(path)
     leaked = [k for k, v in cfg.items() if k != 'model' and _is_classifier(v)]
     assert leaked == [], f'{path}: top-level classifier dicts {leaked}'
     if cfg.model.get('type') in DISTILL_TYPES:
@@ -265,7 +254,7 @@ def test_every_pair_has_ofa_kd_dkd_student_and_teacher_configs():
         dataset = match.group(6)
         for algo in ('kd', 'dkd'):
             assert osp.isfile(osp.join(CONFIG_DIR, algo, f'{algo}_{stem}'))
-        cfg = _load(path)
+        cfg = load_config(path)
         teacher = osp.basename(cfg.teacher_ckpt)[:-len('.pth')]
         assert teacher_student.startswith(teacher.rsplit('_', 1)[0] + '_')
         assert osp.isfile(osp.join(CONFIG_DIR, 'teachers', teacher + '.py'))
@@ -280,7 +269,7 @@ def test_model_zoo_lists_every_paper_config():
     """configs/ofa/metafile.yml (the model index) has one entry per OFA
     config of the paper, with existing config and teacher config files."""
     with open(osp.join(CONFIG_DIR, 'ofa', 'metafile.yml')) as f:
-        models = yaml.safe_load(f)['Models']
+        models = yaml.safeload_config(f)['Models']
     repo = osp.dirname(CONFIG_DIR)
     listed = {m['Config'] for m in models}
     paper = {

@@ -20,13 +20,16 @@ from mmengine.logging import MMLogger
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import PARAM_SCHEDULERS, DefaultScope
 from mmpretrain.registry import MODELS
-# One parsed copy of each config per session, shared with test_configs.
-from test_configs import _load, _read_metafiles_once  # noqa: F401
 
 from ofakd_mm.utils import resolve_model_cfg
-from conftest import CONFIG_DIR
+from conftest import CONFIG_DIR, load_config
 
-TABLE = yaml.safe_load(
+# One parsed copy of each config per session, shared with test_configs.
+
+
+pytestmark = pytest.mark.usefixtures('read_metafiles_once')
+
+TABLE = yaml.safeload_config(
     open(osp.join(osp.dirname(__file__), 'official_recipes.yml')))
 NAME = re.compile(
     r'^(?:(ofa|kd|dkd)_)?(.+)_(\d+)xb(\d+)-(\d+)e_(in1k|cifar100)\.py$')
@@ -279,7 +282,7 @@ def _teacher_input(cfg: Config, run: Run) -> str:
 @functools.lru_cache(maxsize=None)
 def ours(path: str) -> Dict[str, Any]:
     """Every compared setting of a config, in timm's terms."""
-    cfg = _load(path)
+    cfg = load_config(path)
     run = _run(path)
     student = _student_cfg(cfg, run)
     s = dict(epochs=cfg.train_cfg.max_epochs,
@@ -421,7 +424,7 @@ def timm_lr(epoch: int, recipe: Dict) -> float:
 ])
 def test_lr_follows_timm_every_epoch(name):
     path = osp.join(CONFIG_DIR, name)
-    cfg, recipe = _load(path), TABLE['recipes'][_run(path).recipe]
+    cfg, recipe = load_config(path), TABLE['recipes'][_run(path).recipe]
     param = torch.nn.Parameter(torch.zeros(1))
     optimizer = torch.optim.SGD([param], lr=cfg.optim_wrapper.optimizer.lr)
     schedulers = [

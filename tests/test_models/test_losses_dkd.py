@@ -3,7 +3,6 @@ import math
 
 import pytest
 import torch
-
 from mmrazor.registry import MODELS
 
 import ofakd_mm  # noqa: F401

@@ -58,6 +58,10 @@ def test_train_resume_and_test(tmp_path, digits_teacher_ckpt):
     assert 'accuracy/top1' in log
 
 
+@pytest.mark.skipif(
+    torch.cuda.is_available() and torch.cuda.device_count() < 2,
+    reason='2 processes need 2 GPUs on a CUDA host (nccl); '
+    'tests/test_cuda.py runs torchrun on the GPUs there')
 def test_dist_train_two_processes(tmp_path, digits_teacher_ckpt):
     """2-process torchrun (gloo on CPU); distillation stops after the first
     epoch (mmrazor's StopDistillHook) and DDP trains on without it."""

@@ -69,13 +69,13 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
-
-import ofakd_mm  # noqa: F401  (applies the compatibility layer first)
 from mmengine.config import Config, DictAction
 from mmengine.logging import MMLogger
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import MODELS, init_default_scope
 from mmpretrain.structures import DataSample
+
+import ofakd_mm  # noqa: F401  (compatibility layer, registers components)
 
 #: Pipeline transforms whose argument fixes the training image size.
 _SIZE_TRANSFORMS = (('RandomResizedCrop', 'scale'), ('RandomCrop',
