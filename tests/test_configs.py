@@ -269,7 +269,7 @@ def test_model_zoo_lists_every_paper_config():
     """configs/ofa/metafile.yml (the model index) has one entry per OFA
     config of the paper, with existing config and teacher config files."""
     with open(osp.join(CONFIG_DIR, 'ofa', 'metafile.yml')) as f:
-        models = yaml.safeload_config(f)['Models']
+        models = yaml.safe_load(f)['Models']
     repo = osp.dirname(CONFIG_DIR)
     listed = {m['Config'] for m in models}
     paper = {

@@ -29,7 +29,7 @@ from conftest import CONFIG_DIR, load_config
 
 pytestmark = pytest.mark.usefixtures('read_metafiles_once')
 
-TABLE = yaml.safeload_config(
+TABLE = yaml.safe_load(
     open(osp.join(osp.dirname(__file__), 'official_recipes.yml')))
 NAME = re.compile(
     r'^(?:(ofa|kd|dkd)_)?(.+)_(\d+)xb(\d+)-(\d+)e_(in1k|cifar100)\.py$')
