@@ -1,6 +1,9 @@
 _base_ = 'mmpretrain::_base_/default_runtime.py'
 
 custom_imports = dict(imports=['ofakd_mm'], allow_failed_imports=False)
+# AtomicCheckpointHook (ofakd_mm): a checkpoint is written under a temporary
+# name and renamed, and older ones are removed only after it is on disk, so
+# a run killed while saving resumes from its newest complete checkpoint.
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3,
-                    save_best='auto'))
+    checkpoint=dict(type='AtomicCheckpointHook', interval=1,
+                    max_keep_ckpts=3, save_best='auto'))

@@ -4,7 +4,7 @@ custom_imports = dict(imports=['ofakd_mm'], allow_failed_imports=False)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
     # one checkpoint, at the end (runs take a minute or two)
-    checkpoint=dict(type='CheckpointHook', interval=-1, save_last=True,
+    checkpoint=dict(type='AtomicCheckpointHook', interval=-1, save_last=True,
                     max_keep_ckpts=1),
 )
 # Same seed, same results on this machine; tools/quickstart.py also pins the
