@@ -13,6 +13,12 @@ import torch
 
 #: Names of the patches that :func:`apply` installed in this process.
 APPLIED: List[str] = []
+#: The oldest torch ofakd_mm runs on: the public module state-dict hooks
+#: (``nn.Module.register_state_dict_post_hook``,
+#: ``register_load_state_dict_pre_hook``) and
+#: ``torch.serialization.safe_globals`` of the code-free checkpoint loading
+#: arrived in torch 2.5. CI tests torch 2.14.1.
+MIN_TORCH = '2.5.0'
 
 _BACKEND_CONFIG_MODULE = 'mmrazor.structures.quantization.backend_config'
 _BACKENDS = ('academic', 'native', 'tensorrt', 'openvino')
@@ -143,8 +149,24 @@ _PATCHES = (patch_mmrazor_quantization, patch_checkpoint_loading,
             patch_cpu_distributed)
 
 
+def check_torch_version(version: str = torch.__version__) -> None:
+    """Raise a clear ``ImportError`` on a torch older than :data:`MIN_TORCH`.
+
+    Args:
+        version (str): A torch version string. Defaults to the installed one.
+    """
+    from mmengine.utils import digit_version
+    if digit_version(version) < digit_version(MIN_TORCH):
+        raise ImportError(
+            f'ofakd_mm needs torch >= {MIN_TORCH}, found {version}: install '
+            'a newer torch (with its matching torchvision), e.g. '
+            '`pip install torch==2.14.1 torchvision==0.29.1`.')
+
+
 def apply() -> List[str]:
-    """Apply every needed patch once; returns the names applied so far."""
+    """Check the torch version, then apply every needed patch once; returns
+    the names applied so far."""
+    check_torch_version()
     for patch in _PATCHES:
         if patch.__name__ not in APPLIED and patch():
             APPLIED.append(patch.__name__)

@@ -226,3 +226,13 @@ def test_cpu_ddp_with_nccl_config(tmp_path):
     stock = run_python(code.replace('import ofakd_mm, torch', 'import torch'),
                        **dict(env, MASTER_PORT='29632'))
     assert stock.returncode != 0
+
+
+@pytest.mark.parametrize('version, ok', [('2.4.1', False), ('1.13.0', False),
+                                         ('2.5.0', True), ('2.14.1', True)])
+def test_torch_floor(version, ok):
+    if ok:
+        compat.check_torch_version(version)
+        return
+    with pytest.raises(ImportError, match=r'needs torch >= 2\.5\.0'):
+        compat.check_torch_version(version)

@@ -11,6 +11,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import ofakd_mm  # noqa: F401  (compatibility layer, registers components)
+from ofakd_mm.models.utils import check_input_size
 from ofakd_mm.utils.runtime import drop_persistent_workers_without_workers
 
 
@@ -87,6 +88,7 @@ def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     check_amp(cfg)
+    check_input_size(cfg)  # OFA-KD projectors are built for input_size
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)
     runner.train()

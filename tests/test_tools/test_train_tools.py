@@ -115,3 +115,14 @@ def test_amp_without_gpu_names_the_setting(tmp_path):
     assert 'needs a GPU' in result.stderr and 'Traceback' not in \
         result.stderr
     assert not os.listdir(tmp_path)  # stopped before the Runner started
+
+
+def test_input_size_other_than_the_crop_stops_train(tmp_path):
+    result = subprocess.run(
+        [sys.executable, 'tools/train.py', OFA_DIGITS_CFG, '--work-dir',
+         str(tmp_path), '--cfg-options', 'model.input_size=32'],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith('ValueError') and 'input_size' in last
+    assert not os.listdir(tmp_path)  # stopped before the Runner started

@@ -112,7 +112,11 @@ class FrozenTeacherDistill(SingleTeacherDistill):
             config (as ``architecture``, the student) may be a reference
             ``dict(cfg_path='ofakd_mm::_base_/models/...', **overrides)``,
             resolved by :func:`ofakd_mm.utils.resolve_model_cfg`.
-        teacher_ckpt (str, optional): Local path of the teacher checkpoint.
+        teacher_ckpt (str, optional): Path or URL of the teacher
+            checkpoint: anything mmengine's ``CheckpointLoader`` reads (local
+            file, ``http(s)://``, ``s3://``, ``open-mmlab://``,
+            ``mmpretrain::MODEL``), loaded strictly and without running code
+            (see :mod:`ofakd_mm.utils.checkpoint`).
         gt_loss_weight (float): Weight of the student's own task loss
             (w_gt). Defaults to 1.0.
         save_teacher (bool): Whether checkpoints include the teacher.
@@ -156,8 +160,10 @@ class FrozenTeacherDistill(SingleTeacherDistill):
             self.teacher._is_init = True
         else:
             print_log(
-                'No teacher_ckpt: the teacher keeps its initial weights, '
-                'which only makes sense for tests and benchmarks.',
+                'No teacher_ckpt: the teacher keeps its initial weights. '
+                'Fine to evaluate the student (tools/test.py), for tests '
+                'and benchmarks; distillation needs a trained teacher: set '
+                '`teacher_ckpt`.',
                 logger='current', level=logging.WARNING)
         self.teacher.eval()
         self.gt_loss_weight = gt_loss_weight
