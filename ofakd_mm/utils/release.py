@@ -283,9 +283,6 @@ def student_config_dict(cfg: 'Any', config: str) -> Tuple[Dict[str, Any],
         if key in ('model', 'data_preprocessor', 'custom_imports',
                    'default_scope') or key in DISTILL_CONFIG_KEYS:
             continue
-        if isinstance(value, dict) and ('backbone' in value
-                                        or 'architecture' in value):
-            continue  # model templates of the bases (teacher/student dicts)
         out[key] = value
     for loop in ('train_cfg', 'val_cfg', 'test_cfg'):
         if _is_distill_part(out.get(loop)):
@@ -299,7 +296,19 @@ def student_config_dict(cfg: 'Any', config: str) -> Tuple[Dict[str, Any],
         kept = [h for h in out['custom_hooks'] if not _is_distill_part(h)]
         if len(kept) != len(out['custom_hooks']):
             notes.append('custom_hooks: mmrazor hooks removed')
+        for hook in kept:
+            # The student alone is averaged by mmengine's own EMAHook.
+            if str(hook.get('type', '')).split('.')[-1] == 'StudentEMAHook':
+                hook['type'] = 'EMAHook'
+                hook.pop('student_attr', None)
+                notes.append('custom_hooks: StudentEMAHook -> EMAHook')
         out['custom_hooks'] = kept
+    checkpoint_hook = (out.get('default_hooks') or {}).get('checkpoint')
+    if isinstance(checkpoint_hook, dict) and str(checkpoint_hook.get(
+            'type', '')).split('.')[-1] == 'AtomicCheckpointHook':
+        checkpoint_hook['type'] = 'CheckpointHook'
+        notes.append('default_hooks.checkpoint: AtomicCheckpointHook -> '
+                     "mmengine's CheckpointHook")
 
     out = _strip_scope(out, everywhere=False)
     out['default_scope'] = 'mmpretrain'

@@ -257,3 +257,19 @@ def test_refuses_what_is_not_its_input(released, tmp_path):
     assert 'not a distillation checkpoint' in proc.stderr
     assert 'publish_model.py' in proc.stderr
     assert 'Traceback' not in proc.stderr
+
+
+def test_student_config_of_a_paper_config_needs_no_ofakd_mm():
+    path = osp.join(REPO_ROOT, 'configs', 'ofa',
+                    'ofa_convnext-t_deit-t_8xb128-300e_in1k.py')
+    out, notes = release.student_config_dict(Config.fromfile(path), path)
+    assert out['model']['backbone']['type'] == 'VisionTransformer'
+    assert [k for k, v in out.items()
+            if isinstance(v, dict) and 'backbone' in v] == ['model']
+    text = Config(out).pretty_text
+    for ours in ('ofakd_mm', 'StudentEMAHook', 'AtomicCheckpointHook',
+                 'cfg_path', 'teacher'):
+        assert ours not in text, ours
+    assert out['custom_hooks'][0]['type'] == 'EMAHook'
+    assert out['default_hooks']['checkpoint']['type'] == 'CheckpointHook'
+    assert any('StudentEMAHook -> EMAHook' in n for n in notes)
