@@ -280,3 +280,14 @@ def test_model_zoo_lists_every_paper_config():
     for model in models:
         assert model['Name'] == osp.basename(model['Config'])[:-len('.py')]
         assert osp.isfile(osp.join(repo, model['Metadata']['Teacher Config']))
+
+
+def test_every_config_saves_checkpoints_atomically():
+    """A run killed while saving must not lose its checkpoints: every config
+    writes them with AtomicCheckpointHook."""
+    plain = [
+        osp.relpath(p, CONFIG_DIR) for p in ALL_CONFIGS
+        if load_config(p).default_hooks.checkpoint.type !=
+        'AtomicCheckpointHook'
+    ]
+    assert plain == []
