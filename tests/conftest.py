@@ -3,8 +3,10 @@ real (briefly trained) digits teacher checkpoint, and configs parsed once."""
 import functools
 import os
 import os.path as osp
+import runpy
+import sys
 import warnings
-from typing import Any, Dict
+from typing import Any, Dict, Union
 
 import mmengine.config.utils as mmengine_cfg_utils
 import pytest
@@ -96,3 +98,18 @@ def read_metafiles_once():
 def load_config(path: str) -> Config:
     """A parsed config, shared by the tests; copy it before changing it."""
     return Config.fromfile(path)
+
+
+def run_main(script: str, *args: str) -> Union[int, str, None]:
+    """Run a tool's ``__main__`` in this process (no interpreter start-up
+    nor re-import of ofakd_mm); returns its ``SystemExit`` code (None if it
+    returned normally; a message string means exit status 1)."""
+    argv = sys.argv
+    sys.argv = [script, *args]
+    try:
+        runpy.run_path(script, run_name='__main__')
+    except SystemExit as e:
+        return e.code
+    finally:
+        sys.argv = argv
+    return None

@@ -4,11 +4,10 @@ in a process where ofakd_mm cannot be imported."""
 import json
 import os.path as osp
 import re
-import runpy
 import subprocess
 import sys
 import textwrap
-from typing import Dict, List, Union
+from typing import Dict, List
 
 import pytest
 import torch
@@ -16,7 +15,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from ofakd_mm.utils import release
-from conftest import OFA_DIGITS_CFG, REPO_ROOT, small_config
+from conftest import OFA_DIGITS_CFG, REPO_ROOT, run_main, small_config
 
 CONVERT = osp.join(REPO_ROOT, 'tools', 'model_converters',
                    'convert_kd_ckpt_to_student.py')
@@ -60,21 +59,6 @@ def run_tool(*args: str, cwd: str) -> subprocess.CompletedProcess:
 def checked(proc: subprocess.CompletedProcess) -> str:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
-
-
-def run_main(script: str, *args: str) -> Union[int, str, None]:
-    """Run a tool's ``__main__`` in this process (no interpreter start-up
-    nor re-import of ofakd_mm); returns its ``SystemExit`` code (None if it
-    returned normally; a message string means exit status 1)."""
-    argv = sys.argv
-    sys.argv = [script, *args]
-    try:
-        runpy.run_path(script, run_name='__main__')
-    except SystemExit as e:
-        return e.code
-    finally:
-        sys.argv = argv
-    return None
 
 
 @pytest.fixture(scope='module')

@@ -8,9 +8,8 @@ import http.server
 import os
 import os.path as osp
 import runpy
-import sys
 import threading
-from typing import Iterator, Union
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -28,7 +27,8 @@ from ofakd_mm.utils.checkpoint import (UNSAFE_CHECKPOINTS_ENV,
                                        UnsafeCheckpointError, diff_state_dicts,
                                        load_teacher_checkpoint, loading,
                                        state_dict_hints, timm_converter_models)
-from conftest import OFA_DIGITS_CFG, REPO_ROOT, TEACHER_CFG, small_config
+from conftest import (OFA_DIGITS_CFG, REPO_ROOT, TEACHER_CFG, run_main,
+                      small_config)
 
 TOOLS = osp.join(REPO_ROOT, 'tools')
 TEST = osp.join(TOOLS, 'test.py')
@@ -54,19 +54,6 @@ def write_malicious(path: str, marker: str, state_dict=None) -> None:
         dict(meta=dict(epoch=1, note=CreatesFile(marker)),
              state_dict=state_dict or torch.nn.Linear(2, 2).state_dict()),
         path)
-
-
-def run_main(script: str, *args: str) -> Union[int, str, None]:
-    """Run a tool's ``__main__`` in this process; its ``SystemExit`` code."""
-    argv = sys.argv
-    sys.argv = [script, *args]
-    try:
-        runpy.run_path(script, run_name='__main__')
-    except SystemExit as e:
-        return e.code
-    finally:
-        sys.argv = argv
-    return None
 
 
 def build_teacher() -> torch.nn.Module:
