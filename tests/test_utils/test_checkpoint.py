@@ -218,11 +218,15 @@ def test_teacher_ckpt_errors_name_the_setting(tmp_path, digits_teacher_ckpt):
         data = f.read()
     truncated = tmp_path / 'truncated.pth'
     truncated.write_bytes(data[:len(data) // 2])
+    # cut inside the first stored record: torch's zip reader raises OSError
+    cut_early = tmp_path / 'cut_early.pth'
+    cut_early.write_bytes(data[:5000])
     text = tmp_path / 'notes.pth'
     text.write_text('not a checkpoint\n')
     a_list = str(tmp_path / 'list.pth')
     torch.save([1, 2], a_list)
     for path, message in ((str(truncated), 'truncated'),
+                          (str(cut_early), 'truncated'),
                           (str(text), 'not a checkpoint'),
                           (a_list, 'holds a list')):
         with pytest.raises(CheckpointReadError) as info:

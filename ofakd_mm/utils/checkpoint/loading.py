@@ -181,8 +181,11 @@ def safe_torch_load(source: FileLike,
         with torch.serialization.safe_globals(checkpoint_safe_globals()):
             return torch.load(
                 source, map_location=map_location, weights_only=True)
+    except (FileNotFoundError, PermissionError, IsADirectoryError):
+        raise
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError,
-            KeyError, IndexError, TypeError, AttributeError) as error:
+            KeyError, IndexError, TypeError, AttributeError,
+            OSError) as error:  # OSError: a zip cut short (EINVAL)
         refused = _refusal(source, error)
         if refused is None:
             raise CheckpointReadError(
