@@ -8,7 +8,8 @@ from ofakd_mm.models.losses import OFAKDLoss
 
 
 def reference_ofa_loss(z_s, z_t, labels, eps, tau):
-    """The spec's formula, written element by element."""
+    """The paper's loss (Hao et al., NeurIPS 2023, Sec. 3.3), element by
+    element."""
     batch, num_classes = z_s.shape
     total = 0.0
     for b in range(batch):

@@ -1,5 +1,6 @@
 """Projector architectures against parameter counts worked out by hand from
-the spec (sections 4-6), through the real distiller dry run."""
+OFA-KD (Hao et al., NeurIPS 2023, Sec. 3.2 and its appendix), through the
+real distiller dry run."""
 import math
 
 import pytest
