@@ -9,11 +9,12 @@ Example (on a CUDA host)::
 ``tools/analysis/gpu_check.sh`` runs it after the CUDA tests.
 """
 import argparse
-import importlib.util
 import itertools
 import json
 import os.path as osp
 from typing import Any, Dict, List, Optional
+
+import benchmark as bm  # tools/analysis/benchmark.py, beside this script
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 #: The pairs of the issue's targets: a CNN student of a ViT teacher and a
@@ -22,16 +23,6 @@ PAIRS = {
     'R18<-DeiT-T': 'configs/ofa/ofa_deit-t_resnet18_8xb64-100e_in1k.py',
     'DeiT-T<-R50': 'configs/ofa/ofa_resnet50_deit-t_8xb128-300e_in1k.py',
 }
-
-
-def load_benchmark() -> Any:
-    """``tools/analysis/benchmark.py`` as a module."""
-    spec = importlib.util.spec_from_file_location(
-        'benchmark', osp.join(REPO_ROOT, 'tools', 'analysis',
-                              'benchmark.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -76,7 +67,6 @@ def table(runs: List[Dict[str, Any]]) -> str:
 
 def main(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
     args = parse_args(argv)
-    bm = load_benchmark()
     runs = []
     for pair, batch, amp, cl in itertools.product(
             args.pairs, args.batch_sizes, args.amp, args.channels_last):

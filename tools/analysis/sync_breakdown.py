@@ -9,11 +9,10 @@ Example::
 """
 import argparse
 import collections
-import importlib.util
-import os.path as osp
 import warnings
 from typing import Dict, Iterator, List, Optional, Tuple
 
+import benchmark as bm  # tools/analysis/benchmark.py, beside this script
 import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
@@ -21,16 +20,6 @@ from mmengine.optim import build_optim_wrapper
 import ofakd_mm  # noqa: F401  (compatibility layer, registers components)
 
 PHASES = ('preprocess', 'forward+losses', 'backward', 'optimizer')
-
-
-def load_benchmark():
-    """``tools/analysis/benchmark.py`` as a module (its builders)."""
-    spec = importlib.util.spec_from_file_location(
-        'benchmark', osp.join(osp.dirname(osp.abspath(__file__)),
-                              'benchmark.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def phases(algo, batch, wrapper) -> Iterator[str]:
@@ -56,7 +45,6 @@ def phases(algo, batch, wrapper) -> Iterator[str]:
 def breakdown(config: str, batch_size: int, amp: Optional[str]
               ) -> Dict[str, Tuple[int, Dict[str, int]]]:
     """Syncs per phase: ``{phase: (count, {source line: count})}``."""
-    bm = load_benchmark()
     cfg = Config.fromfile(config)
     size = bm.infer_input_size(cfg)
     algo = bm.build_algorithm(cfg, 'cuda', size)
@@ -66,8 +54,7 @@ def breakdown(config: str, batch_size: int, amp: Optional[str]
     wrapper = build_optim_wrapper(algo,
                                   bm.optim_wrapper_cfg(cfg, 'cuda', amp))
     for _ in range(3):  # warm-up: lazy initialisation syncs once
-        for _ in phases(algo, batch, wrapper):
-            pass
+        list(phases(algo, batch, wrapper))
     result = {}
     steps = phases(algo, batch, wrapper)
     for _ in PHASES:
