@@ -10,7 +10,6 @@ from mmengine.runner import Runner
 
 from ofakd_mm.engine.hooks.student_ema_hook import \
     ForeachExponentialMovingAverage
-
 from conftest import OFA_DIGITS_CFG, small_config
 
 EMA = dict(type='StudentEMAHook', momentum=0.5, priority='ABOVE_NORMAL')

@@ -27,8 +27,8 @@ def test_benchmark_writes_json(tmp_path, capsys):
                     str(out)) is None
     with open(out) as f:
         result = json.load(f)
-    times = {k: result[f'{k}_s'] for k in ('student', 'teacher', 'branches',
-                                            'distill')}
+    times = {k: result[f'{k}_s']
+             for k in ('student', 'teacher', 'branches', 'distill')}
     assert all(isinstance(t, float) and t > 0 for t in times.values())
     # the ratios are those the README defines, of the times reported
     assert result['overhead_ratio'] == pytest.approx(

@@ -13,11 +13,15 @@
 # Results go to $OUT (default work_dirs/gpu_check): device.txt,
 # official.json, gpu_report.json, comparison.json, benchmarks.log,
 # tests.log. Usage: bash tools/analysis/gpu_check.sh [pytest args]
+# A trial on a CPU: BENCH="--device cpu --iters 1 --warmup 1 --amp fp32"
+# BATCH=2 bash tools/analysis/gpu_check.sh -k benchmark
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-work_dirs/gpu_check}
 PYTHON=${PYTHON:-python3}
 BUDGET=${GPU_CHECK_BUDGET:-540}
+BATCH=${BATCH:-128}
+read -r -a BENCH <<< "${BENCH:-}"  # more arguments of both benchmarks
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 left() { local t=$((BUDGET - SECONDS)); echo $((t > 10 ? t : 10)); }
@@ -27,8 +31,29 @@ pip_install() {  # target, wheels...
     "$PYTHON" -m pip install -q --no-index --no-deps --no-compile \
         --no-cache-dir --upgrade --target "$target" "$@"
 }
+# The wheels this Python lacks: the OpenMMLab packages unless installed at
+# the carried version, setuptools if >= 81 (no pkg_resources), any other
+# only if missing (a second copy of an installed one would shadow it).
+missing() {
+    "$PYTHON" - "$@" <<'PY'
+import importlib.metadata as md, os, sys
+for wheel in sys.argv[1:]:
+    name, version = os.path.basename(wheel).split('-')[:2]
+    try:
+        have = md.version(name)
+    except md.PackageNotFoundError:
+        print(wheel)
+        continue
+    if name.startswith('mm') and have != version or \
+            name == 'setuptools' and int(have.split('.')[0]) >= 81:
+        print(wheel)
+PY
+}
 if [ -d .whl/ofakd ]; then
-    pip_install /tmp/site .whl/ofakd/*.whl || exit 1
+    mapfile -t WHEELS < <(missing .whl/ofakd/*.whl)
+    if [ ${#WHEELS[@]} -gt 0 ]; then
+        pip_install /tmp/site "${WHEELS[@]}" || exit 1
+    fi
     export PYTHONPATH=/tmp/site:$PWD
 else
     export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
@@ -49,7 +74,8 @@ quiet() { grep -v "^[0-9/]* [0-9:]* - mmengine - \(INFO\|WARNING\)"; }
 if [ -d .official/OFAKD ] && [ -d /tmp/official_site ]; then
     PYTHONPATH=/tmp/official_site:$PWD/.official/OFAKD:$PYTHONPATH \
         timeout $(($(left) / 3)) "$PYTHON" tools/analysis/official_benchmark.py \
-        --official .official/OFAKD --json "$OUT/official.json" 2>&1 \
+        --official .official/OFAKD --batch-size "$BATCH" "${BENCH[@]}" \
+        --json "$OUT/official.json" 2>&1 \
         | quiet | tee "$OUT/benchmarks.log"
 else
     echo "no .official/OFAKD or timm 0.6.5 wheel: official code not timed" \
@@ -59,7 +85,8 @@ OFFICIAL=()
 [ -f "$OUT/official.json" ] && OFFICIAL=(--official "$OUT/official.json"
     --comparison-json "$OUT/comparison.json")
 timeout $(($(left) / 2)) "$PYTHON" tools/analysis/gpu_report.py \
-    --json "$OUT/gpu_report.json" "${OFFICIAL[@]}" 2>&1 | quiet \
+    --batch-sizes "$BATCH" "${BENCH[@]}" --json "$OUT/gpu_report.json" \
+    "${OFFICIAL[@]}" 2>&1 | quiet \
     | tee -a "$OUT/benchmarks.log"
 
 {

@@ -128,9 +128,9 @@ def batches(images: torch.Tensor, targets: torch.Tensor, recipe: Dict,
     """Device batches as ``train_one_epoch`` receives them: from timm's
     ``PrefetchLoader`` on CUDA (which prefetches the next one), normalised
     in the calling step on the CPU."""
-    from timm.data.loader import PrefetchLoader
     from timm.data.constants import IMAGENET_DEFAULT_MEAN as MEAN
     from timm.data.constants import IMAGENET_DEFAULT_STD as STD
+    from timm.data.loader import PrefetchLoader
     if device == 'cuda':
         loader = PrefetchLoader(
             itertools.repeat((images, targets)), mean=MEAN, std=STD,

@@ -7,10 +7,10 @@ from mmengine.hooks import EMAHook
 from mmengine.logging import print_log
 from mmengine.model import ExponentialMovingAverage, is_model_wrapper
 from mmengine.registry import MODELS
-from torch import nn
 from mmengine.runner.checkpoint import load_state_dict
 from mmpretrain.registry import HOOKS as MMPRETRAIN_HOOKS
 from mmrazor.registry import HOOKS as MMRAZOR_HOOKS
+from torch import nn
 
 #: The key prefix mmengine's ``ExponentialMovingAverage`` puts on the
 #: averaged model's state.

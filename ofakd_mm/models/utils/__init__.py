@@ -1,5 +1,4 @@
-from .input_size import (check_input_size, pipeline_image_size,
-                         train_image_size)
+from .input_size import check_input_size, pipeline_image_size, train_image_size
 from .stage_discovery import (StageDiscoveryError, StageSource,
                               discover_stage_sources, token_layout)
 from .stage_sources import (STAGE_SOURCES, register_stage_sources,
