@@ -48,6 +48,7 @@ import contextlib
 import copy
 import ctypes
 import gc
+import json
 import os.path as osp
 import platform
 import resource
@@ -500,6 +501,19 @@ def benchmark_config(config: str,
     if profile:
         results['profile'] = profile_table(step, batch(), profile, device)
     return results
+
+
+def record_run(runs: List[Dict[str, Any]], result: Dict[str, Any],
+               json_path: Optional[str], device: str) -> None:
+    """Append ``result`` to ``runs``, write all runs so far to
+    ``json_path`` (if any: a run stopped by a timeout keeps what was
+    measured) and release the GPU's cached memory for the next run."""
+    runs.append(result)
+    if json_path:
+        with open(json_path, 'w') as f:
+            json.dump(runs, f, indent=1)
+    if device == 'cuda':
+        torch.cuda.empty_cache()
 
 
 def _millions(params) -> float:

@@ -17,7 +17,7 @@ import os.path as osp
 from typing import Any, Dict, List, Optional
 
 from ofakd_mm.utils.benchmark import (benchmark_config, format_results,
-                                      markdown_table)
+                                      markdown_table, record_run)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 #: The pairs of the issue's targets: a CNN student of a ViT teacher and a
@@ -115,13 +115,7 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
         else:
             print(format_results(result))
         result.update(pair=pair, setting=setting)
-        runs.append(result)
-        if args.json:  # after every run: a timeout keeps what was measured
-            with open(args.json, 'w') as f:
-                json.dump(runs, f, indent=1)
-        if args.device == 'cuda':
-            import torch
-            torch.cuda.empty_cache()
+        record_run(runs, result, args.json, args.device)
     print(markdown_table([r for r in runs if 'error' not in r]))
     if args.official:
         with open(args.official) as f:

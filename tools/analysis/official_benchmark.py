@@ -37,7 +37,7 @@ import torch
 import yaml
 
 from ofakd_mm.utils.benchmark import (AMP_DTYPES, MemoryMeter, count_syncs,
-                                      measure)
+                                      measure, record_run)
 
 #: The README's reference pairs: timm names, the official recipe, eps.
 PAIRS = {
@@ -255,12 +255,7 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
                           error=f'{type(err).__name__}: {err}')
         print(json.dumps({k: v for k, v in result.items()
                           if k != 'peak_mem_mb'}))
-        runs.append(result)
-        if args.json:  # after every run: a timeout keeps what was measured
-            with open(args.json, 'w') as f:
-                json.dump(runs, f, indent=1)
-        if args.device == 'cuda':
-            torch.cuda.empty_cache()
+        record_run(runs, result, args.json, args.device)
     return runs
 
 
