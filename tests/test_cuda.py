@@ -103,3 +103,25 @@ def test_runner_trains_on_the_gpu(tmp_path, digits_teacher_ckpt):
     value = runner.message_hub.get_scalar(
         'train/distill.loss_ofa_stage1').current()
     assert torch.isfinite(torch.as_tensor(value))
+
+
+@pytest.mark.parametrize('amp', ['bf16', None], ids=['bf16', 'fp32'])
+def test_a_distillation_iteration_waits_on_the_device_at_most_3_times(amp):
+    """The README's target: <= 3 host-device syncs per distillation
+    iteration (stacked pinned batch, non-blocking copies, the losses read
+    in one copy, bf16 without a GradScaler)."""
+    from mmengine.config import Config
+
+    from ofakd_mm.utils.benchmark import (batch_factory, build_algorithm,
+                                          count_syncs, distill_step,
+                                          optim_wrapper_cfg)
+    cfg = Config.fromfile(OFA_DIGITS_CFG)
+    cfg.train_dataloader.pin_memory = True
+    algo = build_algorithm(cfg, 'cuda', (16, 16))
+    algo.train()
+    batch = batch_factory(cfg, 16, (16, 16), 10, 'cuda')
+    step = distill_step(algo, optim_wrapper_cfg(cfg, 'cuda', amp), None)
+    for _ in range(3):
+        step(batch())
+    syncs = count_syncs(step, batch(), 'cuda')
+    assert syncs['cuda_syncs'] <= 3, syncs

@@ -1,6 +1,7 @@
 from .algorithms import *  # noqa: F401,F403
 from .backbones import *  # noqa: F401,F403
 from .connectors import *  # noqa: F401,F403
+from .data_preprocessors import *  # noqa: F401,F403
 from .distillers import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .utils import *  # noqa: F401,F403

@@ -303,12 +303,17 @@ def student_config_dict(cfg: 'Any', config: str) -> Tuple[Dict[str, Any],
                 hook.pop('student_attr', None)
                 notes.append('custom_hooks: StudentEMAHook -> EMAHook')
         out['custom_hooks'] = kept
-    checkpoint_hook = (out.get('default_hooks') or {}).get('checkpoint')
-    if isinstance(checkpoint_hook, dict) and str(checkpoint_hook.get(
-            'type', '')).split('.')[-1] == 'AtomicCheckpointHook':
-        checkpoint_hook['type'] = 'CheckpointHook'
-        notes.append('default_hooks.checkpoint: AtomicCheckpointHook -> '
-                     "mmengine's CheckpointHook")
+    # ofakd_mm's hooks and data preprocessor are faster or safer versions
+    # of mmengine's / mmpretrain's, which the student config gets instead.
+    for key, ours, theirs in (
+            ('checkpoint', 'AtomicCheckpointHook', 'CheckpointHook'),
+            ('runtime_info', 'BatchedRuntimeInfoHook', 'RuntimeInfoHook')):
+        hook = (out.get('default_hooks') or {}).get(key)
+        if isinstance(hook, dict) and str(hook.get(
+                'type', '')).split('.')[-1] == ours:
+            hook['type'] = theirs
+            notes.append(f"default_hooks.{key}: {ours} -> mmengine's "
+                         f'{theirs}')
 
     out = _strip_scope(out, everywhere=False)
     out['default_scope'] = 'mmpretrain'
@@ -316,6 +321,13 @@ def student_config_dict(cfg: 'Any', config: str) -> Tuple[Dict[str, Any],
     if preprocessor is not None:
         out['data_preprocessor'] = _strip_scope(
             dict(preprocessor), everywhere=True)
+        if out['data_preprocessor'].get('type') == 'BatchClsDataPreprocessor':
+            # mmpretrain's handles the same stacked batches, copying them
+            # to the device with blocking.
+            out['data_preprocessor']['type'] = 'ClsDataPreprocessor'
+            out['data_preprocessor'].pop('non_blocking', None)
+            notes.append('data_preprocessor: BatchClsDataPreprocessor -> '
+                         "mmpretrain's ClsDataPreprocessor")
     out['load_from'], out['resume'] = None, False
 
     imports = list((cfg.get('custom_imports') or {}).get('imports', []))

@@ -151,3 +151,61 @@ def test_imagenet_config_reads_local_files(config, tmp_path):
         assert data['inputs'].shape == (2, 3, 224, 224)
         got = sorted(int(s.gt_label) for s in data['data_samples'])
         assert set(got) <= set(labels[split])
+
+
+def preprocessed(cfg: Config, data_root: str, collate: str,
+                 preprocessor_type: str, training: bool) -> dict:
+    """One batch of 4 of the config's train (or val) loader, collated with
+    ``collate`` and preprocessed by ``preprocessor_type`` (the config's
+    other preprocessor settings), with seeded batch augments."""
+    name = 'train_dataloader' if training else 'val_dataloader'
+    loader_cfg = cfg[name].copy()
+    loader_cfg.update(batch_size=4, num_workers=0, persistent_workers=False,
+                      collate_fn=dict(type=collate))
+    loader_cfg.pop('pin_memory', None)
+    loader_cfg.dataset.data_root = data_root
+    preprocessor = dict(cfg.data_preprocessor, type=preprocessor_type)
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        loader = Runner.build_dataloader(loader_cfg, seed=0)
+        # The same random crops, and mixup / cutmix draws, for both paths.
+        np.random.seed(0)
+        torch.manual_seed(0)
+        data = next(iter(loader))
+        return MODELS.build(preprocessor)(data, training=training)
+
+
+@pytest.mark.parametrize('config', [
+    'ofa/ofa_deit-t_resnet18_8xb64-100e_in1k.py',
+    'ofa/ofa_resnet50_deit-t_8xb128-300e_in1k.py',  # mixup / cutmix
+    'ofa/ofa_convnext-t_deit-t_8xb128-300e_cifar100.py',  # mixup / cutmix
+])
+@pytest.mark.parametrize('training', [True, False], ids=['train', 'val'])
+def test_stacked_batch_is_bit_identical_to_the_per_image_path(
+        config, training, tmp_path, monkeypatch):
+    """default_collate + BatchClsDataPreprocessor (the configs' path) gives
+    exactly what pseudo_collate + mmpretrain's ClsDataPreprocessor (image by
+    image) gives on the same images: inputs, labels and mixed scores."""
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, config))
+    assert cfg.data_preprocessor.type == 'mmpretrain.BatchClsDataPreprocessor'
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        assert cfg[loader].collate_fn == dict(type='default_collate')
+        assert cfg[loader].pin_memory is True
+    if 'cifar' in config:
+        write_tiny_cifar100(str(tmp_path), np.random.default_rng(0))
+        monkeypatch.setattr('mmpretrain.datasets.cifar.check_md5',
+                            lambda path, md5: True)
+    else:
+        write_tiny_imagenet(str(tmp_path), np.random.default_rng(0))
+    new = preprocessed(cfg, str(tmp_path), 'default_collate',
+                       'mmpretrain.BatchClsDataPreprocessor', training)
+    old = preprocessed(cfg, str(tmp_path), 'pseudo_collate',
+                       'mmpretrain.ClsDataPreprocessor', training)
+    assert new['inputs'].shape == (4 if training else 2, 3, 224, 224)
+    assert new['inputs'].dtype == old['inputs'].dtype == torch.float32
+    assert torch.equal(new['inputs'], old['inputs'])
+    for got, want in zip(new['data_samples'], old['data_samples']):
+        assert torch.equal(got.gt_label, want.gt_label)
+        assert ('gt_score' in got) == ('gt_score' in want)
+        if 'gt_score' in want:
+            assert got.gt_score.dtype == want.gt_score.dtype
+            assert torch.equal(got.gt_score, want.gt_score)

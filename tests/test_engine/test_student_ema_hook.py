@@ -3,9 +3,13 @@ teacher is not copied, checkpoints hold the averaged student where a release
 reads it, and a resumed run continues the average."""
 import os.path as osp
 
+import pytest
 import torch
+from mmengine.model import ExponentialMovingAverage
 from mmengine.runner import Runner
 
+from ofakd_mm.engine.hooks.student_ema_hook import \
+    ForeachExponentialMovingAverage
 from conftest import OFA_DIGITS_CFG, small_config
 
 EMA = dict(type='StudentEMAHook', momentum=0.5, priority='ABOVE_NORMAL')
@@ -80,3 +84,48 @@ def test_resume_continues_the_average(tmp_path, digits_teacher_ckpt):
     runner = resumed_runner()
     runner.train()
     assert runner.epoch == 2
+
+
+def _net(blocks):
+    return torch.nn.Sequential(*[
+        torch.nn.Sequential(torch.nn.Linear(6, 6), torch.nn.BatchNorm1d(6))
+        for _ in range(blocks)
+    ])
+
+
+@pytest.mark.parametrize('update_buffers', [False, True])
+def test_foreach_average_is_mmengines(update_buffers):
+    """ForeachExponentialMovingAverage (StudentEMAHook's default) gives
+    mmengine's ExponentialMovingAverage to the bit, with one multi-tensor
+    op a step whatever the number of parameters."""
+    torch.manual_seed(0)
+    net = _net(3)
+    ours = ForeachExponentialMovingAverage(net, momentum=0.3, interval=2,
+                                           update_buffers=update_buffers)
+    theirs = ExponentialMovingAverage(net, momentum=0.3, interval=2,
+                                      update_buffers=update_buffers)
+    for _ in range(5):
+        with torch.no_grad():
+            for p in net.parameters():
+                p.add_(torch.randn_like(p))
+        net(torch.randn(4, 6))  # BatchNorm running statistics move
+        ours.update_parameters(net)
+        theirs.update_parameters(net)
+    for (key, a), b in zip(ours.module.state_dict().items(),
+                           theirs.module.state_dict().values()):
+        assert torch.equal(a, b), key
+    assert not torch.equal(ours.module[0][0].weight, net[0][0].weight)
+
+    def top_level_ops(blocks):
+        model = _net(blocks)
+        ema = ForeachExponentialMovingAverage(model, momentum=0.3)
+        ema.update_parameters(model)  # the first call copies
+        with torch.profiler.profile() as prof:
+            ema.update_parameters(model)
+        return sorted(e.name for e in prof.events()
+                      if e.name.startswith('aten::') and
+                      (e.cpu_parent is None or
+                       not e.cpu_parent.name.startswith('aten::')))
+
+    assert top_level_ops(2) == top_level_ops(12)
+    assert 'aten::_foreach_lerp_' in top_level_ops(2)

@@ -121,3 +121,18 @@ def test_labels_beyond_the_heads_name_num_classes(bad):
         inputs_of(algo, raw_batch(labels=(0, 1, bad, 3)))
     assert 'model.architecture.head.num_classes' in str(info.value)
     assert 'predicts 5 classes' in str(info.value)
+
+
+def test_data_preprocessor_without_type_is_the_batch_one():
+    # mmpretrain's dataset base configs write the top-level
+    # data_preprocessor without `type` (ImageClassifier defaults it); the
+    # Runner hands it to the algorithm as it is.
+    algo = build(data_preprocessor=dict(to_rgb=True, **IMAGENET))
+    assert type(algo.data_preprocessor).__name__ == 'BatchClsDataPreprocessor'
+    batch = raw_batch()
+    stacked = dict(batch, inputs=torch.stack(batch['inputs']))
+    student_in, teacher_in = inputs_of(algo, stacked)
+    assert torch.equal(
+        student_in, expected(batch, IMAGENET['mean'], IMAGENET['std']))
+    torch.testing.assert_close(
+        teacher_in, expected(batch, [127.5] * 3, [127.5] * 3))

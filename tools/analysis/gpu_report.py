@@ -1,12 +1,14 @@
-"""The GPU figures of the README in one run: ``benchmark.py`` for the two
-reference pairs, at the recipes' per-GPU batch sizes, in fp32 and AMP
-(bf16, fp16), with and without channels-last; one JSON and a markdown table.
+"""The GPU figures of the README in one run: the benchmark of
+:mod:`ofakd_mm.utils.benchmark` for the two reference pairs at batch 128,
+224 px, in bf16 and fp32 (more with ``--amp``, ``--channels-last``,
+``--batch-sizes``); one JSON (written after every run) and a markdown table.
 
 Example (on a CUDA host)::
 
     python tools/analysis/gpu_report.py --json work_dirs/gpu_report.json
 
-``tools/analysis/gpu_check.sh`` runs it after the CUDA tests.
+``tools/analysis/gpu_check.sh`` runs it, and the official code's benchmark
+(``tools/analysis/official_benchmark.py``) beside it.
 """
 import argparse
 import itertools
@@ -14,7 +16,8 @@ import json
 import os.path as osp
 from typing import Any, Dict, List, Optional
 
-import benchmark as bm  # tools/analysis/benchmark.py, beside this script
+from ofakd_mm.utils.benchmark import (benchmark_config, format_results,
+                                      markdown_table, record_run)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 #: The pairs of the issue's targets: a CNN student of a ViT teacher and a
@@ -29,39 +32,68 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--pairs', nargs='+', default=list(PAIRS),
                         choices=list(PAIRS))
-    parser.add_argument('--batch-sizes', type=int, nargs='+',
-                        default=[64, 128])
-    parser.add_argument('--amp', nargs='+', default=['bf16', 'fp16', 'fp32'],
+    parser.add_argument('--batch-sizes', type=int, nargs='+', default=[128])
+    parser.add_argument('--amp', nargs='+', default=['bf16', 'fp32'],
                         choices=['bf16', 'fp16', 'fp32'])
-    parser.add_argument('--channels-last', nargs='+', default=['off', 'on'],
+    parser.add_argument('--channels-last', nargs='+', default=['off'],
                         choices=['off', 'on'])
     parser.add_argument('--iters', type=int, default=10)
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--device', default='cuda', choices=['cuda', 'cpu'])
     parser.add_argument('--json', help='write all results to this file')
+    parser.add_argument(
+        '--official', help='JSON of tools/analysis/official_benchmark.py: '
+        'print the official code\'s figures beside ours')
+    parser.add_argument('--comparison-json',
+                        help='write the side-by-side rows to this file')
     return parser.parse_args(argv)
 
 
-def table(runs: List[Dict[str, Any]]) -> str:
-    """Markdown table of the runs (ms per step, images/s, ratios, MiB)."""
-    lines = [
-        '| pair | batch | dtype | channels_last | student ms | teacher ms '
-        '| branches ms | distill ms | distill img/s | ratio | floor ratio '
-        '| CUDA syncs | peak MiB (s / t / b / d) |',
-        '|' + '---|' * 13,
-    ]
-    for run in runs:
-        mem = run['peak_mem_mb']
-        lines.append(
-            f'| {run["pair"]} | {run["batch_size"]} | '
-            f'{run["amp"] or "fp32"} | {run["channels_last"]} | '
-            f'{run["student_s"] * 1e3:.1f} | {run["teacher_s"] * 1e3:.1f} | '
-            f'{run["branches_s"] * 1e3:.1f} | {run["distill_s"] * 1e3:.1f} | '
-            f'{run["batch_size"] / run["distill_s"]:.0f} | '
-            f'{run["overhead_ratio"]:.3f} | {run["floor_ratio"]:.3f} | '
-            f'{run.get("cuda_syncs", "-")} | {mem["student"]:.0f} / '
-            f'{mem["teacher"]:.0f} / {mem["branches"]:.0f} / '
-            f'{mem["distill"]:.0f} |')
+def side_by_side(ours: List[Dict[str, Any]],
+                 official: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Rows of ours beside the official code's, for each pair and dtype
+    both measured at the same batch size: times (ms), images/s, syncs and
+    the ratios ours / official (below 1: ours is faster)."""
+    rows = []
+    for run in ours:
+        match = [o for o in official if 'error' not in o and
+                 o['pair'] == run['pair'] and o['amp'] == run['amp'] and
+                 o['batch_size'] == run['batch_size'] and
+                 not run['channels_last']]
+        if 'error' in run or not match:
+            continue
+        other = match[0]
+        row = dict(pair=run['pair'], batch_size=run['batch_size'],
+                   dtype=run['amp'] or 'fp32', torch=run['torch'],
+                   device_name=run['device_name'])
+        for key in ('student_s', 'teacher_s', 'distill_s', 'distill_img_s',
+                    'cuda_syncs'):
+            row[key] = dict(ours=run.get(key), official=other.get(key))
+        for key in ('student_s', 'distill_s'):
+            row[key]['ratio'] = round(run[key] / other[key], 3)
+        rows.append(row)
+    return rows
+
+
+def comparison_table(rows: List[Dict[str, Any]]) -> str:
+    """Markdown table of :func:`side_by_side` rows."""
+    lines = ['| pair | dtype | student ms ours / official (ratio) | teacher '
+             'ms ours / official | distill ms ours / official (ratio) | '
+             'distill img/s ours / official | syncs ours / official |',
+             '|' + '---|' * 7]
+    for row in rows:
+        cell = []
+        for key in ('student_s', 'teacher_s', 'distill_s'):
+            value = row[key]
+            text = f'{value["ours"] * 1e3:.1f} / {value["official"] * 1e3:.1f}'
+            if 'ratio' in value:
+                text += f' ({value["ratio"]:.3f})'
+            cell.append(text)
+        img, syncs = row['distill_img_s'], row['cuda_syncs']
+        cell.append(f'{img["ours"]:.0f} / {img["official"]:.0f}')
+        cell.append(f'{syncs["ours"]} / {syncs["official"]}')
+        lines.append(f'| {row["pair"]} | {row["dtype"]} | ' +
+                     ' | '.join(cell) + ' |')
     return '\n'.join(lines)
 
 
@@ -70,33 +102,28 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
     runs = []
     for pair, batch, amp, cl in itertools.product(
             args.pairs, args.batch_sizes, args.amp, args.channels_last):
-        bench_args = [
-            osp.join(REPO_ROOT, PAIRS[pair]), '--device', args.device,
-            '--batch-size', str(batch), '--iters', str(args.iters),
-            '--warmup', str(args.warmup)
-        ]
-        if amp != 'fp32':
-            bench_args += ['--amp', amp]
-        if cl == 'on':
-            bench_args.append('--channels-last')
+        setting = dict(batch=batch, amp=amp, channels_last=cl)
         try:
-            result = bm.run_benchmark(bm.parse_args(bench_args))
-        except Exception as e:  # keep the other settings' figures
-            result = dict(error=f'{type(e).__name__}: {e}')
-            print(f'{pair} batch {batch} {amp} channels_last={cl}: '
-                  f'{result["error"]}')
+            result = benchmark_config(
+                osp.join(REPO_ROOT, PAIRS[pair]), batch_size=batch,
+                iters=args.iters, warmup=args.warmup, device=args.device,
+                amp=None if amp == 'fp32' else amp,
+                channels_last=cl == 'on')
+        except RuntimeError as err:  # out of memory, a CUDA error
+            result = dict(error=f'{type(err).__name__}: {err}')
+            print(f'{pair} {setting}: {result["error"]}')
         else:
-            print(bm.format_results(result))
-        result.update(pair=pair, setting=dict(batch=batch, amp=amp,
-                                              channels_last=cl))
-        runs.append(result)
-        if args.json:  # after every run: a timeout keeps what was measured
-            with open(args.json, 'w') as f:
-                json.dump(runs, f, indent=1)
-        if args.device == 'cuda':
-            import torch
-            torch.cuda.empty_cache()
-    print(table([r for r in runs if 'error' not in r]))
+            print(format_results(result))
+        result.update(pair=pair, setting=setting)
+        record_run(runs, result, args.json, args.device)
+    print(markdown_table([r for r in runs if 'error' not in r]))
+    if args.official:
+        with open(args.official) as f:
+            rows = side_by_side(runs, json.load(f))
+        print(comparison_table(rows))
+        if args.comparison_json:
+            with open(args.comparison_json, 'w') as f:
+                json.dump(rows, f, indent=1)
     return runs
 
 

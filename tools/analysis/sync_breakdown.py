@@ -1,6 +1,6 @@
 """Where the host-device syncs of one distillation training step happen:
-data preprocessing, forward + losses, backward, optimizer step, each run
-under ``torch.cuda.set_sync_debug_mode`` (CUDA only).
+data preprocessing, forward + losses, backward, optimizer step and the log
+read, each run under ``torch.cuda.set_sync_debug_mode`` (CUDA only).
 
 Example::
 
@@ -12,25 +12,29 @@ import collections
 import warnings
 from typing import Dict, Iterator, List, Optional, Tuple
 
-import benchmark as bm  # tools/analysis/benchmark.py, beside this script
 import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
-import ofakd_mm  # noqa: F401  (compatibility layer, registers components)
+from ofakd_mm.engine.hooks import read_scalars
+from ofakd_mm.models.utils import train_image_size
+from ofakd_mm.utils.benchmark import (batch_factory, build_algorithm,
+                                      optim_wrapper_cfg)
 
-PHASES = ('preprocess', 'forward+losses', 'backward', 'optimizer')
+PHASES = ('preprocess', 'forward+losses', 'backward', 'optimizer',
+          'log read')
 
 
 def phases(algo, batch, wrapper) -> Iterator[str]:
-    """One training step as ``BaseModel.train_step`` runs it, pausing (with
-    the device drained) after each phase."""
+    """One training iteration as ``BaseModel.train_step`` and the runtime
+    info hook run it, pausing (with the device drained) after each
+    phase."""
     with wrapper.optim_context(algo):
         data = algo.data_preprocessor(batch, True)
         torch.cuda.synchronize()
         yield PHASES[0]
         losses = algo._run_forward(data, mode='loss')
-        loss, _ = algo.parse_losses(losses)
+        loss, log_vars = algo.parse_losses(losses)
         torch.cuda.synchronize()
         yield PHASES[1]
     wrapper.backward(loss)
@@ -40,23 +44,24 @@ def phases(algo, batch, wrapper) -> Iterator[str]:
     wrapper.zero_grad()
     torch.cuda.synchronize()
     yield PHASES[3]
+    read_scalars(log_vars)
+    yield PHASES[4]
 
 
 def breakdown(config: str, batch_size: int, amp: Optional[str]
               ) -> Dict[str, Tuple[int, Dict[str, int]]]:
     """Syncs per phase: ``{phase: (count, {source line: count})}``."""
     cfg = Config.fromfile(config)
-    size = bm.infer_input_size(cfg)
-    algo = bm.build_algorithm(cfg, 'cuda', size)
+    size = train_image_size(cfg)
+    algo = build_algorithm(cfg, 'cuda', size)
     algo.train()
-    batch = bm.make_batch(batch_size, size, algo.student.head.num_classes,
-                          'cuda')
-    wrapper = build_optim_wrapper(algo,
-                                  bm.optim_wrapper_cfg(cfg, 'cuda', amp))
+    batch = batch_factory(cfg, batch_size, size,
+                          algo.student.head.num_classes, 'cuda')
+    wrapper = build_optim_wrapper(algo, optim_wrapper_cfg(cfg, 'cuda', amp))
     for _ in range(3):  # warm-up: lazy initialisation syncs once
-        list(phases(algo, batch, wrapper))
+        list(phases(algo, batch(), wrapper))
     result = {}
-    steps = phases(algo, batch, wrapper)
+    steps = phases(algo, batch(), wrapper)
     for _ in PHASES:
         torch.cuda.set_sync_debug_mode('warn')
         with warnings.catch_warnings(record=True) as caught:

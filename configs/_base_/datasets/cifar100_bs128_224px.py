@@ -10,7 +10,11 @@
 _base_ = 'mmpretrain::_base_/datasets/cifar100_bs16.py'
 
 data_root = 'data/cifar100'
-data_preprocessor = dict(type='mmpretrain.ClsDataPreprocessor')
+# One stacked uint8 batch (default_collate) from pinned memory, copied to
+# the GPU without blocking and normalised there (BatchClsDataPreprocessor).
+# Without a GPU, torch's DataLoader warns that it cannot pin and loads
+# unpinned.
+data_preprocessor = dict(type='mmpretrain.BatchClsDataPreprocessor')
 
 train_pipeline = [
     dict(
@@ -33,12 +37,16 @@ test_pipeline = [
 ]
 
 train_dataloader = dict(
+    collate_fn=dict(type='default_collate'),
+    pin_memory=True,
     batch_size=128,
     num_workers=8,
     drop_last=True,  # as timm's training loader
     dataset=dict(
         data_root=data_root, download=False, pipeline=train_pipeline))
 val_dataloader = dict(
+    collate_fn=dict(type='default_collate'),
+    pin_memory=True,
     batch_size=128,
     num_workers=8,
     dataset=dict(data_root=data_root, download=False, pipeline=test_pipeline))

@@ -9,8 +9,10 @@
 _base_ = 'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py'
 
 data_root = 'data/imagenet'
+# As imagenet_bs64.py: one stacked uint8 batch from pinned memory, copied
+# without blocking, normalised and mixed on the GPU.
 data_preprocessor = dict(
-    type='mmpretrain.ClsDataPreprocessor',
+    type='mmpretrain.BatchClsDataPreprocessor',
     batch_augments=dict(augments=[
         dict(type='Mixup', alpha=0.8),
         dict(type='CutMix', alpha=1.0),
@@ -29,9 +31,13 @@ test_pipeline = [
 ]
 
 train_dataloader = dict(
+    collate_fn=dict(type='default_collate'),
+    pin_memory=True,
     batch_size=128,
     drop_last=True,  # as timm's training loader
     dataset=dict(data_root=data_root))
 val_dataloader = dict(
+    collate_fn=dict(type='default_collate'),
+    pin_memory=True,
     dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader

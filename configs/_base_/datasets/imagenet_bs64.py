@@ -9,7 +9,11 @@
 _base_ = 'mmpretrain::_base_/datasets/imagenet_bs64.py'
 
 data_root = 'data/imagenet'
-data_preprocessor = dict(type='mmpretrain.ClsDataPreprocessor')
+# One stacked uint8 batch (default_collate) from pinned memory, copied to
+# the GPU without blocking and normalised there (BatchClsDataPreprocessor).
+# Without a GPU, torch's DataLoader warns that it cannot pin and loads
+# unpinned.
+data_preprocessor = dict(type='mmpretrain.BatchClsDataPreprocessor')
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -34,8 +38,12 @@ test_pipeline = [
 ]
 
 train_dataloader = dict(
+    collate_fn=dict(type='default_collate'),
+    pin_memory=True,
     drop_last=True,  # as timm's training loader
     dataset=dict(data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(
+    collate_fn=dict(type='default_collate'),
+    pin_memory=True,
     dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader

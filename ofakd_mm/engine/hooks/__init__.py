@@ -1,4 +1,8 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook, AtomicLocalBackend
+from .runtime_info_hook import BatchedRuntimeInfoHook, read_scalars
 from .student_ema_hook import StudentEMAHook
 
-__all__ = ['AtomicCheckpointHook', 'AtomicLocalBackend', 'StudentEMAHook']
+__all__ = [
+    'AtomicCheckpointHook', 'AtomicLocalBackend', 'BatchedRuntimeInfoHook',
+    'StudentEMAHook', 'read_scalars'
+]

@@ -15,6 +15,8 @@ from torch import nn
 from ...utils.checkpoint import load_teacher_checkpoint
 from ...utils.config import resolve_model_cfg
 
+#: The data preprocessor of a ``data_preprocessor`` dict without ``type``.
+DEFAULT_DATA_PREPROCESSOR = 'mmpretrain.BatchClsDataPreprocessor'
 #: (mean, std, to_rgb) of an input normalisation; mean/std None: none.
 Normalisation = Tuple[Optional[torch.Tensor], Optional[torch.Tensor], bool]
 
@@ -135,7 +137,9 @@ class FrozenTeacherDistill(SingleTeacherDistill):
             per-channel affine map (no second pass over the data; batch
             mixup/cutmix commute with it).
         **kwargs: Other arguments of ``SingleTeacherDistill``
-            (``architecture``, ``data_preprocessor``, ...).
+            (``architecture``, ``data_preprocessor``, ...). A
+            ``data_preprocessor`` dict without ``type`` is a
+            ``BatchClsDataPreprocessor``.
     """
 
     def __init__(self,
@@ -153,6 +157,12 @@ class FrozenTeacherDistill(SingleTeacherDistill):
                 '`teacher_trainable` or use mmrazor SingleTeacherDistill.')
         if 'architecture' in kwargs:
             kwargs['architecture'] = resolve_model_cfg(kwargs['architecture'])
+        preprocessor = kwargs.get('data_preprocessor')
+        if isinstance(preprocessor, dict) and 'type' not in preprocessor:
+            # As mmpretrain's ImageClassifier defaults it (dataset base
+            # configs give mean/std without a type).
+            kwargs['data_preprocessor'] = dict(
+                preprocessor, type=DEFAULT_DATA_PREPROCESSOR)
         super().__init__(
             distiller, resolve_model_cfg(teacher), teacher_ckpt=None, **kwargs)
         if teacher_ckpt:

@@ -60,6 +60,24 @@ def _train_pipeline(cfg: Any) -> Optional[Sequence[Dict]]:
     return cfg.get('train_pipeline')
 
 
+def train_image_size(cfg: Any) -> Optional[Grid]:
+    """The (H, W) of the training images of a full config: its
+    ``model.input_size`` if set, else the size its train pipeline crops or
+    resizes to (None if neither says).
+
+    Args:
+        cfg (Config | dict): A full config (``model``, ``train_dataloader``).
+
+    Returns:
+        tuple[int, int] | None: (H, W).
+    """
+    size = (cfg.get('model') or {}).get('input_size')
+    if size is not None:
+        return _size(tuple(size) if isinstance(size, list) else size, 'hw')
+    found = pipeline_image_size(_train_pipeline(cfg))
+    return None if found is None else found[0]
+
+
 def check_input_size(cfg: Any) -> Optional[Grid]:
     """Raise unless an OFAKDDistill config's ``model.input_size`` is the
     image size of its train pipeline.

@@ -1,0 +1,3 @@
+from .batch_cls_data_preprocessor import BatchClsDataPreprocessor
+
+__all__ = ['BatchClsDataPreprocessor']
