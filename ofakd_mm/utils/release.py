@@ -17,13 +17,9 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 
 from .checkpoint import CheckpointReadError, check_state_dict, safe_torch_load
+from .checkpoint.keys import EMA_PREFIX, STUDENT_PREFIX, TEACHER_PREFIX
 from .config import resolve_model_cfg
 
-#: Prefix of the student's keys in a distillation checkpoint (mmrazor's
-#: ``BaseAlgorithm.architecture``).
-STUDENT_PREFIX = 'architecture.'
-#: mmengine's ``EMAHook`` prefixes the averaged model's keys with this.
-EMA_PREFIX = 'module.'
 #: Top-level keys of a distillation config that a student config drops.
 DISTILL_CONFIG_KEYS = ('teacher_ckpt', 'load_from', 'resume', 'work_dir',
                        'launcher')
@@ -67,6 +63,39 @@ def _describe_keys(keys: List[str]) -> str:
     return f'{len(keys)} keys with prefixes {prefixes[:6]}'
 
 
+def _raw_student_weights(checkpoint: Dict[str, Any],
+                         filename: str) -> Dict[str, torch.Tensor]:
+    """The student's raw (not averaged) weights that an EMA hook swapped
+    into ``ema_state_dict`` at save time, under their ``state_dict`` keys
+    (``architecture.*``).
+
+    mmengine's ``EMAHook`` averages the whole algorithm: its
+    ``ema_state_dict`` holds ``module.architecture.*``. ofakd_mm's
+    ``StudentEMAHook`` averages the student alone: ``module.*`` stands for
+    ``architecture.*``.
+    """
+    ema_state = checkpoint['ema_state_dict']
+    whole_model = EMA_PREFIX + STUDENT_PREFIX
+    if any(k.startswith(whole_model) for k in ema_state):
+        raw = {k[len(EMA_PREFIX):]: v for k, v in ema_state.items()
+               if k.startswith(whole_model)}
+    else:
+        raw = {STUDENT_PREFIX + k[len(EMA_PREFIX):]: v
+               for k, v in ema_state.items() if k.startswith(EMA_PREFIX)}
+    state_dict = checkpoint['state_dict']
+    student_keys = {k for k in state_dict if k.startswith(STUDENT_PREFIX)}
+    if set(raw) != student_keys:
+        raise ValueError(
+            f'{filename!r}: its `ema_state_dict` '
+            f'({_describe_keys(list(ema_state))}) does not hold the raw '
+            "weights of the student's "
+            f'{len(student_keys)} keys (an EMA hook of mmengine or ofakd_mm '
+            'swaps them there at save time), so the raw weights cannot be '
+            'told from the averaged ones. Release the averaged weights with '
+            '--ema, or a checkpoint saved without an EMA hook.')
+    return raw
+
+
 def extract_student_state_dict(checkpoint: Dict[str, Any], filename: str,
                                ema: bool = False
                                ) -> Tuple['OrderedDict[str, torch.Tensor]',
@@ -74,10 +103,10 @@ def extract_student_state_dict(checkpoint: Dict[str, Any], filename: str,
     """The student's weights of a distillation checkpoint, without the
     ``architecture.`` prefix.
 
-    mmengine's ``EMAHook`` swaps the weights when it saves (its
-    ``before_save_checkpoint``): ``state_dict`` holds the EMA averages (what
-    validation and ``tools/test.py`` use) and ``ema_state_dict``
-    (``module.architecture.*``) the raw trained weights. Hence ``ema=True``
+    An EMA hook (mmengine's ``EMAHook``, ofakd_mm's ``StudentEMAHook``)
+    swaps the weights when it saves (``before_save_checkpoint``):
+    ``state_dict`` holds the averages (what validation and ``tools/test.py``
+    use) and ``ema_state_dict`` the raw trained weights. Hence ``ema=True``
     takes ``state_dict`` but requires an ``ema_state_dict`` to exist, and
     ``ema=False`` takes the raw weights from ``ema_state_dict`` if there is
     one.
@@ -102,7 +131,7 @@ def extract_student_state_dict(checkpoint: Dict[str, Any], filename: str,
             hint = ('It looks like a plain mmpretrain checkpoint (e.g. the '
                     "teacher's): it needs no conversion, publish it with "
                     'tools/model_converters/publish_model.py.')
-        elif any(k.startswith('teacher.') for k in keys):
+        elif any(k.startswith(TEACHER_PREFIX) for k in keys):
             hint = 'It holds only a teacher.'
         else:
             hint = 'Pass the checkpoint of a distillation run (epoch_*.pth).'
@@ -116,16 +145,11 @@ def extract_student_state_dict(checkpoint: Dict[str, Any], filename: str,
         if 'ema_state_dict' not in checkpoint:
             raise ValueError(
                 f'--ema: {filename!r} has no `ema_state_dict`, the run had '
-                "no EMAHook (custom_hooks=[dict(type='EMAHook')]). Convert "
-                'it without --ema.')
+                "no EMA hook (custom_hooks=[dict(type='StudentEMAHook')] or "
+                "mmengine's EMAHook). Convert it without --ema.")
     elif 'ema_state_dict' in checkpoint:
-        # Raw weights, swapped into `ema_state_dict` by EMAHook at save time.
-        raw = {
-            k[len(EMA_PREFIX):]: v
-            for k, v in checkpoint['ema_state_dict'].items()
-            if k.startswith(EMA_PREFIX + STUDENT_PREFIX)
-        }
-        source = {k: raw.get(k, v) for k, v in state_dict.items()}
+        source = {**state_dict,
+                  **_raw_student_weights(checkpoint, filename)}
 
     student: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
     dropped = set()

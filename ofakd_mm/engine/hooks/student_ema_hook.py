@@ -10,9 +10,7 @@ from mmengine.runner.checkpoint import load_state_dict
 from mmpretrain.registry import HOOKS as MMPRETRAIN_HOOKS
 from mmrazor.registry import HOOKS as MMRAZOR_HOOKS
 
-#: The key prefix mmengine's ``ExponentialMovingAverage`` puts on the
-#: averaged model's state.
-_EMA_PREFIX = 'module.'
+from ...utils.checkpoint.keys import EMA_PREFIX
 
 
 @MMRAZOR_HOOKS.register_module()
@@ -88,7 +86,7 @@ class StudentEMAHook(EMAHook):
         model_state = checkpoint['state_dict']
         ema_state = checkpoint['ema_state_dict']
         for key in ema_state:
-            if key.startswith(_EMA_PREFIX):
-                model_key = self.prefix + key[len(_EMA_PREFIX):]
+            if key.startswith(EMA_PREFIX):
+                model_key = self.prefix + key[len(EMA_PREFIX):]
                 ema_state[key], model_state[model_key] = \
                     model_state[model_key], ema_state[key]

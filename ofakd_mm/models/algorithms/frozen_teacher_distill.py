@@ -13,6 +13,7 @@ from mmrazor.registry import MODELS
 from torch import nn
 
 from ...utils.checkpoint import load_teacher_checkpoint
+from ...utils.checkpoint.keys import TEACHER_PREFIX
 from ...utils.config import resolve_model_cfg
 
 #: (mean, std, to_rgb) of an input normalisation; mean/std None: none.
@@ -79,7 +80,7 @@ def renormalisation(source: Normalisation, target: Normalisation
 def _drop_teacher_state(module: nn.Module, state_dict: Dict, prefix: str,
                         local_metadata: Dict) -> None:
     if not module.save_teacher:
-        teacher_prefix = prefix + 'teacher.'
+        teacher_prefix = prefix + TEACHER_PREFIX
         for key in [k for k in state_dict if k.startswith(teacher_prefix)]:
             del state_dict[key]
 
@@ -88,7 +89,7 @@ def _restore_teacher_state(module: nn.Module, state_dict: Dict, prefix: str,
                            *args) -> None:
     # A checkpoint saved without the teacher: keep the teacher that
     # `teacher_ckpt` loaded instead of reporting its keys as missing.
-    teacher_prefix = prefix + 'teacher.'
+    teacher_prefix = prefix + TEACHER_PREFIX
     if not any(k.startswith(teacher_prefix) for k in state_dict):
         for key, value in module.teacher.state_dict().items():
             state_dict[teacher_prefix + key] = value

@@ -8,10 +8,8 @@ from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 import torch
 
+from .keys import DDP_PREFIX, DISTILL_PREFIXES, STUDENT_PREFIX
 from .loading import CheckpointReadError
-
-#: Key prefixes of a distillation checkpoint (mmrazor algorithm).
-_DISTILL_PREFIXES = ('architecture.', 'teacher.', 'distiller.')
 
 
 class StateDictMismatchError(KeyError):
@@ -159,9 +157,9 @@ def state_dict_hints(diff: StateDictDiff) -> List[str]:
     hints = []
     file_keys = diff.unexpected
     model_is_distill = any(
-        k.startswith(_DISTILL_PREFIXES) for k in diff.missing)
+        k.startswith(DISTILL_PREFIXES) for k in diff.missing)
     prefix = _prefix_difference(diff)
-    if any(k.startswith('architecture.') for k in file_keys) and \
+    if any(k.startswith(STUDENT_PREFIX) for k in file_keys) and \
             not model_is_distill:
         hints.append(
             'The file is a distillation checkpoint (keys '
@@ -260,5 +258,5 @@ def model_state_dict(checkpoint: Any, source: str) -> Dict[str, Any]:
         raise CheckpointReadError(
             f'{source} holds no state dict (top-level keys '
             f'{sorted(map(str, checkpoint))[:8]}).')
-    return {(k[len('module.'):] if k.startswith('module.') else k): v
+    return {(k[len(DDP_PREFIX):] if k.startswith(DDP_PREFIX) else k): v
             for k, v in state_dict.items()}
