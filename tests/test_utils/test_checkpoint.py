@@ -235,6 +235,27 @@ def test_teacher_ckpt_errors_name_the_setting(tmp_path, digits_teacher_ckpt):
         assert path in str(info.value) and message in str(info.value)
 
 
+def test_only_a_damaged_file_is_reported_as_one(tmp_path,
+                                                digits_teacher_ckpt):
+    """An intact checkpoint that fails to load for another reason keeps
+    torch's error; a file whose bytes changed is named damaged."""
+    for error in (RuntimeError, KeyError, OSError):
+        def failing(storage, location, error=error):
+            raise error('the device is busy')
+
+        with pytest.raises(error, match='the device is busy'):
+            loading.safe_torch_load(digits_teacher_ckpt,
+                                    map_location=failing)
+    with open(digits_teacher_ckpt, 'rb') as f:
+        data = bytearray(f.read())
+    pickle_at = data.index(b'data.pkl') + 40  # inside the pickle record
+    data[pickle_at] ^= 0xFF
+    garbled = tmp_path / 'garbled.pth'
+    garbled.write_bytes(bytes(data))
+    with pytest.raises(CheckpointReadError, match='fails its CRC check'):
+        loading.safe_torch_load(str(garbled))
+
+
 def teacher_mismatch(teacher, path: str) -> str:
     with pytest.raises(StateDictMismatchError) as info:
         load_teacher_checkpoint(teacher, path)
