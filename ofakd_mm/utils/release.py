@@ -9,9 +9,10 @@ ofakd_mm.
 """
 import copy
 import hashlib
-import os
+import io
 import os.path as osp
 from collections import OrderedDict
+from importlib.metadata import version
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
@@ -19,6 +20,7 @@ import torch
 from .checkpoint import CheckpointReadError, check_state_dict, safe_torch_load
 from .checkpoint.keys import EMA_PREFIX, STUDENT_PREFIX, TEACHER_PREFIX
 from .config import resolve_model_cfg
+from .fileio import atomic_write
 
 #: Top-level keys of a distillation config that a student config drops.
 DISTILL_CONFIG_KEYS = ('teacher_ckpt', 'load_from', 'resume', 'work_dir',
@@ -255,10 +257,7 @@ def _types_from_package(node: Any, package: str) -> List[str]:
     for path, sub in _walk(node):
         if path.endswith('init_cfg') or not isinstance(sub.get('type'), str):
             continue
-        try:
-            cls = MODELS.get(sub['type'])
-        except Exception:  # not a model component (e.g. an initializer)
-            cls = None
+        cls = MODELS.get(sub['type'])  # None: not a model component
         if cls is not None and getattr(cls, '__module__', '').startswith(
                 package + '.'):
             found.append(f'{path or "model"}={sub["type"]}')
@@ -380,9 +379,7 @@ def write_config(cfg_dict: Dict[str, Any], filename: str,
     text = Config(cfg_dict).pretty_text
     comment = ''.join(f'# {line}'.rstrip() + '\n'
                       for line in header.splitlines())
-    os.makedirs(osp.dirname(osp.abspath(filename)), exist_ok=True)
-    with open(filename, 'w', encoding='utf-8') as f:
-        f.write(comment + text)
+    atomic_write((comment + text).encode('utf-8'), filename)
     reread = Config.fromfile(filename, import_custom_modules=False)
     if reread.to_dict()['model'] != cfg_dict['model']:
         raise RuntimeError(f'{filename!r} does not read back as written.')
@@ -400,19 +397,22 @@ def build_student(cfg_dict: Dict[str, Any]) -> torch.nn.Module:
         return MODELS.build(model_cfg)
 
 
+def _checkpoint_bytes(checkpoint: Dict[str, Any]) -> bytes:
+    """``torch.save`` of ``checkpoint`` into memory, checked to load with
+    ``weights_only=True`` (what mmengine does on torch >= 2.6 without
+    ofakd_mm)."""
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    data = buffer.getvalue()
+    torch.load(io.BytesIO(data), map_location='cpu', weights_only=True)
+    return data
+
+
 def save_checkpoint(checkpoint: Dict[str, Any], filename: str) -> None:
-    """``torch.save`` through a temporary file, then check that the result
-    loads with ``weights_only=True`` (what mmengine does on torch >= 2.6
-    without ofakd_mm)."""
-    os.makedirs(osp.dirname(osp.abspath(filename)), exist_ok=True)
-    tmp = filename + '.tmp'
-    torch.save(checkpoint, tmp)
-    try:
-        torch.load(tmp, map_location='cpu', weights_only=True)
-    except Exception:
-        os.remove(tmp)
-        raise
-    os.replace(tmp, filename)
+    """Save a release checkpoint (atomically, see
+    :func:`ofakd_mm.utils.fileio.atomic_write`) once it is checked to load
+    with ``weights_only=True``."""
+    atomic_write(_checkpoint_bytes(checkpoint), filename)
 
 
 def publish_checkpoint(in_file: str, out_file: str) -> str:
@@ -442,15 +442,10 @@ def publish_checkpoint(in_file: str, out_file: str) -> str:
             'first with tools/model_converters/'
             'convert_kd_ckpt_to_student.py.')
     meta = release_meta(checkpoint.get('meta'))
-    try:
-        from importlib.metadata import version
-        meta.setdefault('mmpretrain_version', version('mmpretrain'))
-    except Exception:  # mmpretrain not installed: nothing to record
-        pass
+    meta.setdefault('mmpretrain_version', version('mmpretrain'))
+    data = _checkpoint_bytes(
+        dict(meta=meta, state_dict=OrderedDict(state_dict)))
     stem = out_file[:-4] if out_file.endswith('.pth') else out_file
-    tmp = stem + '.publish.pth'
-    save_checkpoint(
-        dict(meta=meta, state_dict=OrderedDict(state_dict)), tmp)
-    final = f'{stem}-{file_sha256(tmp)[:8]}.pth'
-    os.replace(tmp, final)
+    final = f'{stem}-{hashlib.sha256(data).hexdigest()[:8]}.pth'
+    atomic_write(data, final)
     return final
