@@ -2,6 +2,7 @@
 a plain mmpretrain checkpoint + config, published, then loaded by mmpretrain
 in a process where ofakd_mm cannot be imported."""
 import json
+import os
 import os.path as osp
 import re
 import subprocess
@@ -306,3 +307,24 @@ def test_student_config_of_a_paper_config_needs_no_ofakd_mm():
     assert out['custom_hooks'][0]['type'] == 'EMAHook'
     assert out['default_hooks']['checkpoint']['type'] == 'CheckpointHook'
     assert any('StudentEMAHook -> EMAHook' in n for n in notes)
+
+
+def test_released_files_reach_the_disk_whole(tmp_path, monkeypatch):
+    """Released checkpoints are flushed to the disk (file, then its folder)
+    before they appear under their final name."""
+    synced = []
+    fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(os.readlink(f'/proc/self/fd/{fd}'))
+        fsync(fd)
+
+    monkeypatch.setattr(os, 'fsync', recording_fsync)
+    student = str(tmp_path / 'student.pth')
+    release.save_checkpoint(
+        dict(meta={}, state_dict={'head.fc.bias': torch.zeros(3)}), student)
+    published = release.publish_checkpoint(student, student)
+    for final in (student, published):
+        assert final + '.tmp' in synced
+    assert synced.count(str(tmp_path)) == 2
+    assert release.file_sha256(published)[:8] == published[-12:-4]
