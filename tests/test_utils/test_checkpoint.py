@@ -292,12 +292,29 @@ def test_teacher_key_mismatch_hints(tmp_path):
                  'fc.weight': own['head.fc.weight']}
     message = teacher_mismatch(teacher, saved('timm.pth', timm_like))
     assert 'timm_to_mmpretrain.py' in message
-    namespace = runpy.run_path(TIMM)
-    for name in namespace['TEACHERS']:
-        assert f'{name} (' in message, name
-    assert timm_converter_models() == tuple(
-        f'{k} ({v.timm_name})' for k, v in sorted(
-            namespace['TEACHERS'].items()))
+    converter = runpy.run_path(TIMM)
+    for name, spec in converter['TEACHERS'].items():
+        assert f'{name} ({spec.timm_name})' in message, name
+
+
+def test_the_timm_hint_runs_no_tool_script(tmp_path, monkeypatch):
+    """The hint lists the converter's models without running any file of
+    tools/ (here a converter script that would leave a marker)."""
+    import ofakd_mm.utils.config
+    marker = tmp_path / 'tool_ran'
+    script = tmp_path / 'tools' / 'model_converters' / 'timm_to_mmpretrain.py'
+    script.parent.mkdir(parents=True)
+    script.write_text(f'open({str(marker)!r}, "w").close()\nTEACHERS = {{}}\n')
+    monkeypatch.setattr(ofakd_mm.utils.config, 'configs_root',
+                        lambda: str(tmp_path / 'configs'))
+    getattr(timm_converter_models, 'cache_clear', lambda: None)()
+    weight = torch.zeros(1)
+    diff = diff_state_dicts(
+        {'conv1.weight': weight, 'fc.weight': weight},
+        {'backbone.conv1.weight': weight, 'head.fc.weight': weight})
+    hint, = state_dict_hints(diff)
+    assert 'deit-t (deit_tiny_patch16_224)' in hint
+    assert not marker.exists()
 
 
 def test_hints_fit_what_differs():

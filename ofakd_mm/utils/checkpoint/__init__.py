@@ -7,13 +7,13 @@ from .loading import (SCHEME_LOADERS, UNSAFE_CHECKPOINTS_ENV,
                       safe_torch_load, unsafe_loading_enabled)
 from .state_dict import (StateDictDiff, StateDictMismatchError,
                          check_state_dict, describe_state_dict_diff,
-                         diff_state_dicts, model_state_dict, state_dict_hints,
-                         timm_converter_models)
+                         diff_state_dicts, model_state_dict, state_dict_hints)
 from .teacher import load_teacher_checkpoint
+from .timm_teachers import TIMM_TEACHERS, TimmTeacher, timm_converter_models
 
 __all__ = [
     'CheckpointReadError', 'SCHEME_LOADERS', 'StateDictDiff',
-    'StateDictMismatchError', 'UNSAFE_CHECKPOINTS_ENV',
+    'StateDictMismatchError', 'TIMM_TEACHERS', 'TimmTeacher', 'UNSAFE_CHECKPOINTS_ENV',
     'UnsafeCheckpointError', 'check_state_dict', 'checkpoint_safe_globals',
     'describe_state_dict_diff', 'diff_state_dicts', 'load_checkpoint_file',
     'load_teacher_checkpoint', 'model_state_dict', 'safe_torch_load',

@@ -1,15 +1,13 @@
 """The one comparison of a state dict with a model's, with hints that fit
 what differs (used for ``teacher_ckpt``, the release tools and the timm
 converter)."""
-import importlib.util
-import os.path as osp
-from functools import lru_cache
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 import torch
 
 from .keys import DDP_PREFIX, DISTILL_PREFIXES, STUDENT_PREFIX
 from .loading import CheckpointReadError
+from .timm_teachers import timm_converter_models
 
 
 class StateDictMismatchError(KeyError):
@@ -117,28 +115,6 @@ def _prefix_difference(diff: StateDictDiff) -> Optional[Tuple[str, str]]:
     return None
 
 
-@lru_cache(maxsize=1)
-def timm_converter_models() -> Optional[Tuple[str, ...]]:
-    """``--model`` choices of ``tools/model_converters/timm_to_mmpretrain.py``
-    with their timm names, read from the converter itself (source tree or
-    the ``.mim`` copy of an installed package); None if it is not found."""
-    from ..config import configs_root
-    path = osp.join(
-        osp.dirname(configs_root()), 'tools', 'model_converters',
-        'timm_to_mmpretrain.py')
-    if not osp.isfile(path):
-        return None
-    try:
-        spec = importlib.util.spec_from_file_location(
-            'ofakd_mm_timm_to_mmpretrain', path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)  # type: ignore[union-attr]
-        teachers = module.TEACHERS
-    except Exception:  # a broken converter must not hide the real error
-        return None
-    return tuple(f'{k} ({v.timm_name})' for k, v in sorted(teachers.items()))
-
-
 def _head_mismatches(diff: StateDictDiff) -> List[Tuple]:
     return [m for m in diff.mismatched
             if m[0].startswith('head.') or '.head.' in m[0]]
@@ -180,9 +156,7 @@ def state_dict_hints(diff: StateDictDiff) -> List[str]:
                 'this model, or another model.')
     elif file_keys and not any(k.startswith('backbone.') for k in file_keys) \
             and any(k.startswith('backbone.') for k in diff.missing):
-        models = timm_converter_models()
-        listed = (f' (it converts: {", ".join(models)})'
-                  if models else '')
+        listed = f' (it converts: {", ".join(timm_converter_models())})'
         hints.append(
             'The keys look like a timm checkpoint (no '
             "'backbone.*' keys): convert it with "
