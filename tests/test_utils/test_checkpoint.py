@@ -373,6 +373,8 @@ def test_test_tool_evaluates_the_student_without_the_teacher(
         osp.join(work_dir, '*', '*.log')))
     assert 'Evaluating the student (model.architecture)' in log
     assert 'deleted_teacher.pth' in log
+    # The config sets a teacher_ckpt: no warning about a missing one.
+    assert 'No teacher_ckpt' not in log and 'teacher_ckpt`' not in log
     assert osp.isfile(tmp_path / 'metrics.json')
     # A checkpoint that does not fit the config is refused, with the hint.
     with pytest.raises(StateDictMismatchError) as info:
