@@ -239,9 +239,24 @@ def test_previous_best_removed_only_after_the_new_one_is_saved(
 
 
 def test_found_from_mmpretrain_and_mmrazor_configs():
+    """Each hook of ofakd_mm is registered once, in mmengine's root HOOKS,
+    and the runner finds it under either default scope."""
+    from mmengine.registry import HOOKS, DefaultScope
     from mmpretrain.registry import HOOKS as MMPRETRAIN_HOOKS
     from mmrazor.registry import HOOKS as MMRAZOR_HOOKS
+    from ofakd_mm.engine.hooks import StudentEMAHook
     for registry in (MMPRETRAIN_HOOKS, MMRAZOR_HOOKS):
         hook = registry.build(dict(HOOK, save_best='auto'))
         assert isinstance(hook, ach.AtomicCheckpointHook)
         assert hook.max_keep_ckpts == 1
+    for scope in ('mmpretrain', 'mmrazor'):
+        with DefaultScope.overwrite_default_scope(scope):
+            assert isinstance(HOOKS.build(dict(HOOK)),
+                              ach.AtomicCheckpointHook)
+            assert isinstance(HOOKS.build(dict(type='StudentEMAHook')),
+                              StudentEMAHook)
+    for name in ('AtomicCheckpointHook', 'StudentEMAHook'):
+        homes = [registry.scope for registry in
+                 [HOOKS, *HOOKS.children.values()]
+                 if name in registry.module_dict]
+        assert homes == ['mmengine'], name

@@ -8,8 +8,7 @@ from typing import Any, Dict, Iterator, List, Optional, Union
 from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend, get_file_backend, register_backend
 from mmengine.hooks import CheckpointHook
-from mmpretrain.registry import HOOKS as MMPRETRAIN_HOOKS
-from mmrazor.registry import HOOKS as MMRAZOR_HOOKS
+from mmengine.registry import HOOKS
 
 from ...utils.fileio import TEMP_SUFFIX, atomic_write
 
@@ -61,8 +60,9 @@ class _DeferredRemoval:
         return getattr(self.backend, name)
 
 
-@MMRAZOR_HOOKS.register_module()
-@MMPRETRAIN_HOOKS.register_module()
+# In mmengine's root registry (as its EMAHook and CheckpointHook): found
+# from configs of every scope (mmpretrain, mmrazor).
+@HOOKS.register_module()
 class AtomicCheckpointHook(CheckpointHook):
     """mmengine's :class:`~mmengine.hooks.CheckpointHook` that never leaves
     a run without a complete checkpoint.

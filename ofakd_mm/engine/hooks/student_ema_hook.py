@@ -5,16 +5,15 @@ from typing import Dict
 from mmengine.hooks import EMAHook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
-from mmengine.registry import MODELS
+from mmengine.registry import HOOKS, MODELS
 from mmengine.runner.checkpoint import load_state_dict
-from mmpretrain.registry import HOOKS as MMPRETRAIN_HOOKS
-from mmrazor.registry import HOOKS as MMRAZOR_HOOKS
 
 from ...utils.checkpoint.keys import EMA_PREFIX
 
 
-@MMRAZOR_HOOKS.register_module()
-@MMPRETRAIN_HOOKS.register_module()
+# In mmengine's root registry (as its EMAHook and CheckpointHook): found
+# from configs of every scope (mmpretrain, mmrazor).
+@HOOKS.register_module()
 class StudentEMAHook(EMAHook):
     """mmengine's :class:`~mmengine.hooks.EMAHook` that averages only the
     student of a distillation algorithm.
