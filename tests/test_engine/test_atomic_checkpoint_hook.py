@@ -244,6 +244,7 @@ def test_found_from_mmpretrain_and_mmrazor_configs():
     from mmengine.registry import HOOKS, DefaultScope
     from mmpretrain.registry import HOOKS as MMPRETRAIN_HOOKS
     from mmrazor.registry import HOOKS as MMRAZOR_HOOKS
+
     from ofakd_mm.engine.hooks import StudentEMAHook
     for registry in (MMPRETRAIN_HOOKS, MMRAZOR_HOOKS):
         hook = registry.build(dict(HOOK, save_best='auto'))
