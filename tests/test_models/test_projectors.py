@@ -215,7 +215,8 @@ def test_projectors_take_no_init_cfg_and_keep_their_init():
                 dict(type='OFAKDTokenProjector', embed_dim=16, grid_size=7,
                      stage=4, student_dim=16, num_classes=3)):
         with pytest.raises(TypeError, match='init_cfg'):
-            MODELS.build(dict(cfg, init_cfg=dict(type='Constant', val=0.)))
+            MODELS.build(dict(cfg, _scope_='mmrazor',
+                              init_cfg=dict(type='Constant', val=0.)))
     token = OFAKDTokenProjector(embed_dim=128, grid_size=7, stage=3,
                                 student_dim=128, num_classes=100)
     for m in token.modules():
@@ -227,7 +228,7 @@ def test_projectors_take_no_init_cfg_and_keep_their_init():
 
     from conftest import OFA_DIGITS_CFG, load_config
     algo = MODELS.build(dict(load_config(OFA_DIGITS_CFG).model.to_dict(),
-                             teacher_ckpt=None))
+                             _scope_='mmrazor', teacher_ckpt=None))
     built = {k: v.clone() for k, v in algo.distiller.state_dict().items()}
     algo.init_weights()  # what the Runner does before training
     after = algo.distiller.state_dict()

@@ -3,7 +3,7 @@ import os
 import os.path as osp
 import re
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Union
+from typing import Any, Dict, Iterator, List, Union
 
 from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend, get_file_backend, register_backend
@@ -98,29 +98,26 @@ class AtomicCheckpointHook(CheckpointHook):
         with open(path) as f:
             if f.read().strip():
                 return
-        newest = self._newest_local_checkpoint(runner)
-        if newest is None:
-            os.remove(path)  # nothing to resume from
-        else:
-            atomic_write(newest.encode('utf-8'), path)
-        runner.logger.warning(
-            f'{path} was left empty by a run killed while saving; it now '
-            f'names {newest or "nothing (removed)"}.')
-
-    def _newest_local_checkpoint(self, runner) -> Optional[str]:
-        """The checkpoint of the highest step in the local output folder
-        (every file there under a final name is complete)."""
         out_dir = self.out_dir if self.out_dir is not None \
             else runner.work_dir
         if out_dir != runner.work_dir:  # as CheckpointHook.before_train
             out_dir = osp.join(out_dir,
                                osp.basename(runner.work_dir.rstrip(osp.sep)))
         if not osp.isdir(out_dir):
-            return None
+            return  # checkpoints on another storage: not ours to judge
+        # Every file under a final name is complete (atomic local backend).
         pattern = re.escape(self.filename_tmpl).replace(r'\{\}', r'(\d+)')
         steps = {int(m.group(1)): name for name in os.listdir(out_dir)
                  for m in [re.fullmatch(pattern, name)] if m}
-        return osp.join(out_dir, steps[max(steps)]) if steps else None
+        if steps:
+            newest = osp.join(out_dir, steps[max(steps)])
+            atomic_write(newest.encode('utf-8'), path)
+        else:
+            newest = 'nothing (removed: the run starts afresh)'
+            os.remove(path)
+        runner.logger.warning(
+            f'{path} was left empty by a run killed while saving; it now '
+            f'names {newest}.')
 
     def before_train(self, runner) -> None:
         """Use the atomic local backend, then clean what a killed run left:
