@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Usage: tools/dist_train.sh CONFIG NUM_PROCESSES [train.py options]
-# Runs torchrun on this node; on a CPU-only machine it uses gloo.
+# Usage: [PYTHON=.venv/bin/python] tools/dist_train.sh CONFIG NUM_PROCESSES [train.py options]
+# Runs torchrun (torch.distributed.run of ${PYTHON:-python}, the venv's
+# python when it is activated) on this node; on a CPU-only machine it uses gloo.
 CONFIG=$1
 GPUS=$2
 NNODES=${NNODES:-1}
@@ -9,7 +10,7 @@ PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 
 PYTHONPATH="$(dirname $0)/..":$PYTHONPATH \
-torchrun \
+"${PYTHON:-python}" -m torch.distributed.run \
     --nnodes=$NNODES \
     --node_rank=$NODE_RANK \
     --master_addr=$MASTER_ADDR \

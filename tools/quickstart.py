@@ -5,7 +5,8 @@ retrained only when its config changes), then a ViT and an MLP-Mixer student
 on 20 images per class, from scratch, with vanilla KD and with OFA-KD, over
 several seeds. Every run goes through mmengine's ``Runner.from_cfg(cfg)``
 ``.train()`` then ``.test()`` as ``tools/train.py`` does, in ``--jobs``
-worker processes with pinned CPU numerics (see :data:`PINNED_ENV`), so that
+worker processes with pinned CPU numerics
+(:mod:`ofakd_mm.utils.reproducibility`), so that
 the same seeds give the same table on any x86-64 machine with the same
 package versions. Prints the TEST top-1 (mean ± std over seeds) per student
 and variant, plots the validation accuracy curves (mean over seeds) and
@@ -18,29 +19,24 @@ Example::
     python tools/quickstart.py --students vit --variants kd ofa --seeds 1
 """
 import argparse
-import contextlib
-import copy
-import functools
-import hashlib
 import json
-import multiprocessing
 import os
 import os.path as osp
 import sys
-import threading
 import time
-from concurrent.futures import (FIRST_COMPLETED, Future, ProcessPoolExecutor,
-                                wait)
-from typing import Any, Dict, Iterator, List, Optional, Sequence, TextIO, Tuple
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.config import Config, DictAction
-from mmengine.hooks import Hook
 from mmengine.logging import MMLogger, print_log
-from mmengine.runner import Runner
-from mmengine.utils import ProgressBar
 
 import ofakd_mm  # noqa: F401  (applies the compatibility layer first)
+from ofakd_mm.utils.experiment import (EpochProgress, config_key,
+                                       load_cached_result, run_job,
+                                       set_max_epochs, worker_pool)
+from ofakd_mm.utils.fileio import atomic_write
+from ofakd_mm.utils.reproducibility import weights_fingerprint
 from ofakd_mm.utils.runtime import drop_persistent_workers_without_workers
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -63,21 +59,8 @@ STUDENT_NAMES = {'vit': 'ViT-d64-l8 (8 layers)',
 TEACHER_NAME = 'ResNet18-w16'
 #: --long multiplies the students' epochs by this factor.
 LONG_FACTOR = 4
-ACC_KEY = 'accuracy/top1'
-
-#: The environment of the worker processes, read by the libraries when they
-#: load: one thread (thread counts change the order of floating-point sums),
-#: ATen's portable kernels instead of the AVX2 / AVX-512 ones the CPU allows
-#: (vector widths change it too), and MKL's conditional numerical
-#: reproducibility in its COMPATIBLE branch (the same code path on Intel and
-#: AMD processors). oneDNN, whose kernels are chosen per CPU, is switched off
-#: in the workers (convolutions then run as im2col + MKL GEMM).
-PINNED_ENV = {
-    'OMP_NUM_THREADS': '1',
-    'MKL_NUM_THREADS': '1',
-    'ATEN_CPU_CAPABILITY': 'default',
-    'MKL_CBWR': 'COMPATIBLE',
-}
+#: A run's results: (student, variant) -> one result per seed.
+Results = Dict[Tuple[str, str], List[Dict[str, Any]]]
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -129,41 +112,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
-def config_key(cfg: Config, extra: str = '') -> str:
-    """Hash of a config's content (without ``work_dir``) and ``extra``.
-
-    Args:
-        cfg (Config): The config as it will be run.
-        extra (str): Anything else the result depends on (e.g. the key of
-            the teacher whose checkpoint the config loads).
-
-    Returns:
-        str: 16 hex digits.
-    """
-    content = cfg.to_dict()
-    content.pop('work_dir', None)
-    text = json.dumps(content, sort_keys=True, default=str) + extra
-    return hashlib.sha1(text.encode()).hexdigest()[:16]
-
-
-def set_max_epochs(cfg: Config, epochs: int) -> None:
-    """Set the training length and stretch the LR schedule to it: schedulers
-    that ended at the old last epoch end at the new one, and schedulers that
-    would start after it are dropped."""
-    old = cfg.train_cfg.max_epochs
-    schedulers = []
-    for sched in copy.deepcopy(cfg.param_scheduler):
-        if sched.get('begin', 0) >= epochs:
-            continue
-        if sched.get('end') == old or sched.get('end', 0) > epochs:
-            sched['end'] = epochs
-        if 'T_max' in sched:
-            sched['T_max'] = sched['end'] - sched.get('begin', 0)
-        schedulers.append(sched)
-    cfg.param_scheduler = schedulers
-    cfg.train_cfg.max_epochs = epochs
-
-
 def build_config(path: str, work_dir: str, seed: int = 0,
                  epochs: Optional[int] = None,
                  samples: Optional[int] = None,
@@ -203,210 +151,6 @@ def build_config(path: str, work_dir: str, seed: int = 0,
     return drop_persistent_workers_without_workers(cfg)
 
 
-@functools.lru_cache(maxsize=1)
-def _devnull() -> TextIO:
-    """One /dev/null stream for the whole process (loggers keep it)."""
-    return open(os.devnull, 'w')
-
-
-class EpochHook(Hook):
-    """Records the validation top-1 of every validation and reports each
-    finished training epoch to ``progress`` (a queue the main process reads
-    to advance its progress bar)."""
-
-    priority = 'LOWEST'
-
-    def __init__(self, progress: Optional[Any] = None) -> None:
-        self.progress = progress
-        self.curve: List[Tuple[int, float]] = []
-
-    def after_train_epoch(self, runner: Runner) -> None:
-        if self.progress is not None:
-            self.progress.put(1)
-
-    def after_val_epoch(self, runner: Runner,
-                        metrics: Optional[Dict[str, float]] = None) -> None:
-        if metrics and ACC_KEY in metrics:
-            self.curve.append((runner.epoch, float(metrics[ACC_KEY])))
-
-
-def weights_sha256(model: Any) -> str:
-    """sha256 of a model's ``state_dict`` (names and values, in name order):
-    the same for bit-identical weights."""
-    state = model.state_dict()
-    digest = hashlib.sha256()
-    for name in sorted(state):
-        digest.update(name.encode())
-        digest.update(state[name].detach().cpu().contiguous().numpy()
-                      .tobytes())
-    return digest.hexdigest()
-
-
-def numerics() -> Dict[str, Any]:
-    """What the floating-point results of this process depend on: the
-    numerics settings and the versions of the packages that compute."""
-    import cv2
-    import mmcv
-    import mmengine
-    import mmpretrain
-    import mmrazor
-    import sklearn
-    import torch
-    return dict(
-        torch=torch.__version__,
-        cpu_capability=torch.backends.cpu.get_cpu_capability(),
-        threads=torch.get_num_threads(),
-        mkldnn=torch.backends.mkldnn.enabled,
-        mkl_cbwr=os.environ.get('MKL_CBWR'),
-        versions=dict(mmengine=mmengine.__version__, mmcv=mmcv.__version__,
-                      mmpretrain=mmpretrain.__version__,
-                      mmrazor=mmrazor.__version__, numpy=np.__version__,
-                      sklearn=sklearn.__version__, opencv=cv2.__version__))
-
-
-#: Set in worker processes: where they report finished epochs.
-_EPOCHS_DONE: Optional[Any] = None
-
-
-def init_worker(epochs_done: Optional[Any] = None) -> None:
-    """Set up a worker process (started with :data:`PINNED_ENV`): one
-    thread, no oneDNN, a check that ATen really uses its portable kernels,
-    and the queue that gets the number of every finished epoch.
-
-    Args:
-        epochs_done (multiprocessing.Queue, optional): Gets a 1 after every
-            training epoch of the worker's runs.
-    """
-    global _EPOCHS_DONE
-    import torch
-    torch.set_num_threads(1)
-    torch.backends.mkldnn.enabled = False
-    capability = torch.backends.cpu.get_cpu_capability()
-    if capability != 'DEFAULT':
-        raise RuntimeError(
-            f'ATen CPU capability is {capability}, not DEFAULT: the worker '
-            'was not started with ATEN_CPU_CAPABILITY=default, so its '
-            'results would depend on the CPU.')
-    _EPOCHS_DONE = epochs_done
-
-
-def train_and_test(cfg: Config,
-                   progress: Optional[Any] = None,
-                   quiet: bool = True) -> Dict[str, Any]:
-    """``Runner.from_cfg(cfg).train()`` then ``.test()``, as tools/train.py
-    and tools/test.py do, recording the validation curve.
-
-    Args:
-        cfg (Config): Config of the run.
-        progress (queue, optional): Gets a 1 after every training epoch.
-        quiet (bool): Keep the runner's log (config dump, a line per epoch,
-            warnings) in its log file only, off the console.
-
-    Returns:
-        dict: ``val_curve`` [(epoch, top-1)], ``val_top1`` (last
-        validation), ``test_top1``, ``seconds``, ``checkpoint``,
-        ``weights_sha256`` and ``numerics`` (see :func:`numerics`).
-    """
-    start = time.time()
-    if quiet:
-        # The runner's logger binds its console handler to sys.stdout when it
-        # is built: point that at /dev/null, the log file keeps everything.
-        with contextlib.redirect_stdout(_devnull()):
-            runner = Runner.from_cfg(cfg)
-    else:
-        runner = Runner.from_cfg(cfg)
-    epoch_hook = EpochHook(progress)
-    runner.register_hook(epoch_hook)
-    runner.train()
-    test_metrics = runner.test()
-    checkpoint = osp.join(cfg.work_dir,
-                          f'epoch_{cfg.train_cfg.max_epochs}.pth')
-    return dict(
-        val_curve=epoch_hook.curve,
-        val_top1=epoch_hook.curve[-1][1] if epoch_hook.curve else None,
-        test_top1=float(test_metrics[ACC_KEY]),
-        seconds=round(time.time() - start, 1),
-        checkpoint=checkpoint,
-        weights_sha256=weights_sha256(runner.model),
-        numerics=numerics())
-
-
-def run_job(cfg: Config, key: str, quiet: bool = True) -> Dict[str, Any]:
-    """Train and test one config in a worker process and save its
-    ``result.json`` (with ``key``) in its work dir.
-
-    Returns:
-        dict: The result of :func:`train_and_test`, with ``key`` and
-        ``cached=False``.
-    """
-    result = train_and_test(cfg, _EPOCHS_DONE, quiet)
-    result['key'] = key
-    _save_result(cfg.work_dir, result)
-    result['cached'] = False
-    return result
-
-
-def _load_cached(work_dir: str, key: str) -> Optional[Dict[str, Any]]:
-    path = osp.join(work_dir, 'result.json')
-    if not osp.isfile(path):
-        return None
-    with open(path) as f:
-        result = json.load(f)
-    if result.get('key') != key:
-        return None
-    if 'checkpoint' in result and not osp.isfile(result['checkpoint']):
-        return None
-    result['cached'] = True
-    return result
-
-
-def _save_result(work_dir: str, result: Dict[str, Any]) -> None:
-    os.makedirs(work_dir, exist_ok=True)
-    with open(osp.join(work_dir, 'result.json'), 'w') as f:
-        json.dump(result, f, indent=1)
-
-
-@contextlib.contextmanager
-def pinned_environment() -> Iterator[None]:
-    """:data:`PINNED_ENV` in ``os.environ`` while worker processes start
-    (they inherit it), the caller's environment restored afterwards."""
-    saved = {name: os.environ.get(name) for name in PINNED_ENV}
-    os.environ.update(PINNED_ENV)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-@contextlib.contextmanager
-def worker_pool(jobs: int, epochs_done: Optional[Any] = None
-                ) -> Iterator[ProcessPoolExecutor]:
-    """``jobs`` fresh (spawned) worker processes with the pinned numerics.
-
-    Args:
-        jobs (int): Number of worker processes.
-        epochs_done (multiprocessing.Queue, optional): See
-            :func:`init_worker`.
-    """
-    with pinned_environment():
-        pool = ProcessPoolExecutor(
-            max_workers=jobs,
-            mp_context=multiprocessing.get_context('spawn'),
-            initializer=init_worker,
-            initargs=(epochs_done, ))
-        # Start every worker now, while the pinned environment is set.
-        for future in [pool.submit(time.sleep, 0.5) for _ in range(jobs)]:
-            future.result()
-    try:
-        yield pool
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
 def mean_std(values: Sequence[float]) -> Tuple[float, float]:
     """Mean and sample standard deviation (0 for a single value)."""
     arr = np.asarray(values, dtype=float)
@@ -414,8 +158,8 @@ def mean_std(values: Sequence[float]) -> Tuple[float, float]:
     return float(arr.mean()), std
 
 
-def format_table(results: Dict[Tuple[str, str], List[Dict[str, Any]]],
-                 teacher: Dict[str, Any], metric: str = 'test_top1') -> str:
+def format_table(results: Results, teacher: Dict[str, Any],
+                 metric: str = 'test_top1') -> str:
     """A markdown table of ``metric`` (mean ± std over seeds) per student
     (rows) and variant (columns), with the teacher on a last row."""
     students = [s for s in STUDENTS if any(k[0] == s for k in results)]
@@ -448,22 +192,25 @@ def fingerprint(teacher: Dict[str, Any],
                 runs: Sequence[Dict[str, Any]]) -> str:
     """One hash of the weights of the teacher and of every run (named by
     student, variant and seed): equal fingerprints, bit-identical models."""
-    items = [('teacher', teacher['weights_sha256'])] + sorted(
-        (f'{r["student"]}/{r["variant"]}/seed{r["seed"]}',
-         r['weights_sha256']) for r in runs)
-    text = '\n'.join(f'{name} {sha}' for name, sha in items)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return weights_fingerprint([('teacher', teacher['weights_sha256'])] +
+                               sorted((f'{r["student"]}/{r["variant"]}/'
+                                       f'seed{r["seed"]}', r['weights_sha256'])
+                                      for r in runs))
 
 
-def plot_curves(results: Dict[Tuple[str, str], List[Dict[str, Any]]],
-                teacher: Dict[str, Any], path: str) -> str:
+def plot_curves(results: Results, teacher: Dict[str, Any], path: str) -> str:
     """Plot the mean (over seeds) validation top-1 per epoch of every
     variant, one panel per student, the teacher's final value dashed.
 
     Returns:
         str: ``path`` of the written PNG.
     """
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as e:
+        raise ImportError(
+            'The quickstart plots with matplotlib: pip install -r '
+            'requirements/optional.txt') from e
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
@@ -479,8 +226,7 @@ def plot_curves(results: Dict[Tuple[str, str], List[Dict[str, Any]]],
             length = min(len(c) for c in curves)
             epochs = [e for e, _ in curves[0][:length]]
             accs = np.array([[a for _, a in c[:length]] for c in curves])
-            mean = accs.mean(axis=0)
-            line, = ax.plot(epochs, mean, marker='.',
+            line, = ax.plot(epochs, accs.mean(axis=0), marker='.',
                             label=f'{VARIANT_NAMES[variant]} '
                             f'({len(curves)} seeds)')
             if len(curves) > 1:
@@ -516,12 +262,6 @@ def run_quickstart(args: argparse.Namespace) -> Dict[str, Any]:
     start = time.time()
     work_dir = osp.abspath(args.work_dir)
     os.makedirs(work_dir, exist_ok=True)
-    # The runners log to their own files (and to the console with
-    # --verbose); these summary lines always show, and go to quickstart.log.
-    logger = MMLogger.get_instance(
-        f'quickstart_{time.strftime("%Y%m%d_%H%M%S")}',
-        logger_name='quickstart',
-        log_file=osp.join(work_dir, 'quickstart.log'), log_level='INFO')
     common = dict(samples=args.samples)
     epochs = args.epochs
     if args.long:
@@ -539,30 +279,29 @@ def run_quickstart(args: argparse.Namespace) -> Dict[str, Any]:
         options=args.cfg_options, **common))
         for s in args.students for v in args.variants
         for seed in range(args.seeds)]
-    teacher = _load_cached(teacher_cfg.work_dir, teacher_key)
+    teacher = load_cached_result(teacher_cfg.work_dir, teacher_key)
     total_epochs = sum(c.train_cfg.max_epochs for *_, c in jobs) + (
         0 if teacher else teacher_cfg.train_cfg.max_epochs)
+    # The runners log to their own files (and to the console with
+    # --verbose); these summary lines always show, and go to quickstart.log.
+    logger = MMLogger.get_instance(
+        f'quickstart_{time.strftime("%Y%m%d_%H%M%S")}',
+        logger_name='quickstart',
+        log_file=osp.join(work_dir, 'quickstart.log'), log_level='INFO')
     print_log(f'Digits quickstart: {len(jobs)} student runs '
               f'({total_epochs} epochs in all'
               f'{"" if teacher else " with the teacher"}) in {args.jobs} '
               f'worker process(es), work dir {work_dir}', logger=logger)
-    progress = None if args.verbose else ProgressBar(total_epochs)
+    progress = EpochProgress(total_epochs, show=not args.verbose)
 
     def say(message: str) -> None:
-        if progress is not None:  # end the progress bar's line first
-            sys.stdout.write('\n')
+        progress.end_line()
         print_log(message, logger=logger)
 
-    def report_teacher(result: Dict[str, Any]) -> None:
-        note = 'cached, config unchanged' if result['cached'] else \
-            f'trained in {result["seconds"]:.0f} s'
-        say(f'teacher {TEACHER_NAME}: val {result["val_top1"]:.2f}, '
-            f'test {result["test_top1"]:.2f} ({note})')
+    results: Results = {}
 
-    results: Dict[Tuple[str, str], List[Dict[str, Any]]] = {}
-
-    def report_student(student: str, variant: str, seed: int,
-                       result: Dict[str, Any]) -> None:
+    def report(student: str, variant: str, seed: int,
+               result: Dict[str, Any]) -> None:
         result.update(student=student, variant=variant, seed=seed)
         results.setdefault((student, variant), []).append(result)
         took = 'cached' if result['cached'] else f'{result["seconds"]:.0f} s'
@@ -570,60 +309,44 @@ def run_quickstart(args: argparse.Namespace) -> Dict[str, Any]:
             f'{result["val_top1"]:.2f}, test {result["test_top1"]:.2f} '
             f'({took})')
 
-    context = multiprocessing.get_context('spawn')
-    epochs_done = context.Queue()
+    with progress, worker_pool(args.jobs, progress.queue) as pool:
+        pending: Dict[Future, Tuple[str, str, int]] = {}
 
-    def advance_progress() -> None:
-        for epochs in iter(epochs_done.get, None):
-            if progress is not None:
-                progress.update(epochs)
+        def submit(student: str, variant: str, seed: int, cfg: Config,
+                   key: str) -> None:
+            cached = None if args.no_cache else load_cached_result(
+                cfg.work_dir, key)
+            if cached is not None:
+                progress.skip(cfg.train_cfg.max_epochs)
+                report(student, variant, seed, cached)
+            else:
+                future = pool.submit(run_job, cfg, key, not args.verbose)
+                pending[future] = (student, variant, seed)
 
-    reader = threading.Thread(target=advance_progress, daemon=True)
-    reader.start()
-
-    def cached(cfg: Config, key: str) -> Optional[Dict[str, Any]]:
-        result = None if args.no_cache else _load_cached(cfg.work_dir, key)
-        if result is not None:
-            epochs_done.put(cfg.train_cfg.max_epochs)
-        return result
-
-    try:
-        with worker_pool(args.jobs, epochs_done) as pool:
-            pending: Dict[Future, Tuple[str, str, int]] = {}
-
-            def submit(student: str, variant: str, seed: int, cfg: Config,
-                       key: str) -> None:
-                result = cached(cfg, key)
-                if result is not None:
-                    report_student(student, variant, seed, result)
-                else:
-                    future = pool.submit(run_job, cfg, key, not args.verbose)
-                    pending[future] = (student, variant, seed)
-
-            # The teacher first; the students trained from scratch do not
-            # wait for it.
-            teacher_run = None if teacher is not None else pool.submit(
-                run_job, teacher_cfg, teacher_key, not args.verbose)
-            distill = []
-            for student, variant, seed, cfg in jobs:
-                if cfg.model.get('teacher_ckpt', None) is None:
-                    submit(student, variant, seed, cfg, config_key(cfg))
-                else:
-                    distill.append((student, variant, seed, cfg))
-            if teacher_run is not None:
-                teacher = teacher_run.result()
-            report_teacher(teacher)
-            for student, variant, seed, cfg in distill:
-                cfg.model.teacher_ckpt = teacher['checkpoint']
-                submit(student, variant, seed, cfg,
-                       config_key(cfg, extra=teacher_key))
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    report_student(*pending.pop(future), future.result())
-    finally:
-        epochs_done.put(None)
-        reader.join()
+        # The teacher first; the students trained from scratch do not wait
+        # for it.
+        teacher_run = None if teacher is not None else pool.submit(
+            run_job, teacher_cfg, teacher_key, not args.verbose)
+        distill = []
+        for student, variant, seed, cfg in jobs:
+            if cfg.model.get('teacher_ckpt', None) is None:
+                submit(student, variant, seed, cfg, config_key(cfg))
+            else:
+                distill.append((student, variant, seed, cfg))
+        if teacher_run is not None:
+            teacher = teacher_run.result()
+        note = 'cached, config unchanged' if teacher['cached'] else \
+            f'trained in {teacher["seconds"]:.0f} s'
+        say(f'teacher {TEACHER_NAME}: val {teacher["val_top1"]:.2f}, '
+            f'test {teacher["test_top1"]:.2f} ({note})')
+        for student, variant, seed, cfg in distill:
+            cfg.model.teacher_ckpt = teacher['checkpoint']
+            submit(student, variant, seed, cfg,
+                   config_key(cfg, extra=teacher_key))
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                report(*pending.pop(future), future.result())
 
     for runs in results.values():
         runs.sort(key=lambda r: r['seed'])
@@ -634,14 +357,15 @@ def run_quickstart(args: argparse.Namespace) -> Dict[str, Any]:
     weights_print = fingerprint(teacher, all_runs)
     plot = plot_curves(results, teacher, osp.join(work_dir,
                                                   'val_curves.png'))
-    with open(osp.join(work_dir, 'results.md'), 'w') as f:
-        f.write(table + '\n')
-    with open(osp.join(work_dir, 'results.json'), 'w') as f:
-        json.dump(dict(teacher=teacher, seconds=round(seconds, 1),
-                       fingerprint=weights_print, runs=all_runs), f, indent=1)
-    say(table + f'\n\nweights fingerprint: {weights_print} (the same on any '
-        f'machine for the same settings and package versions)\nplot: {plot}'
-        f'\nwall time: {seconds:.0f} s')
+    atomic_write((table + '\n').encode(), osp.join(work_dir, 'results.md'))
+    atomic_write(
+        json.dumps(dict(teacher=teacher, seconds=round(seconds, 1),
+                        fingerprint=weights_print, runs=all_runs),
+                   indent=1).encode(), osp.join(work_dir, 'results.json'))
+    say(
+        table + f'\n\nweights fingerprint: {weights_print} (the same on any '
+        f'machine for the same settings and package versions)\nplot: '
+        f'{plot}\nwall time: {seconds:.0f} s')
     return dict(teacher=teacher, results=results, table=table, plot=plot,
                 fingerprint=weights_print, seconds=seconds)
 

@@ -9,6 +9,8 @@ PIP=".venv/bin/python -m pip"
 # torch and torchvision must be exactly this pair.
 $PIP install -q torch==2.14.1 torchvision==0.29.1
 $PIP install -q -r requirements/runtime.txt
+# the quickstart's plot (matplotlib) and the optional components (scipy)
+$PIP install -q -r requirements/optional.txt
 if [ "${1:-}" = "--tests" ]; then
     $PIP install -q -r requirements/tests.txt
 fi

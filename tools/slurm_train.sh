@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: [GPUS=8] tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [options]
+# Usage: [GPUS=8] [PYTHON=.venv/bin/python] tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [options]
 set -x
 
 PARTITION=$1
@@ -21,5 +21,5 @@ srun -p ${PARTITION} \
     --cpus-per-task=${CPUS_PER_TASK} \
     --kill-on-bad-exit=1 \
     ${SRUN_ARGS} \
-    python -u $(dirname "$0")/train.py ${CONFIG} --work-dir=${WORK_DIR} \
+    "${PYTHON:-python}" -u $(dirname "$0")/train.py ${CONFIG} --work-dir=${WORK_DIR} \
     --launcher="slurm" ${PY_ARGS}

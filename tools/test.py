@@ -18,9 +18,8 @@ from mmengine.runner import Runner
 
 import ofakd_mm  # noqa: F401  (compatibility layer, registration)
 from ofakd_mm.utils.checkpoint import check_state_dict, model_state_dict
-
-#: Keys of a distillation checkpoint that evaluation does not use.
-TEACHER_PREFIX = 'teacher.'
+from ofakd_mm.utils.checkpoint.keys import TEACHER_PREFIX
+from ofakd_mm.utils.runtime import drop_persistent_workers_without_workers
 
 
 def parse_args() -> argparse.Namespace:
@@ -104,9 +103,7 @@ def main() -> None:
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
     teacher_ckpt = skip_teacher_checkpoint(cfg)
-    loader = cfg.get('test_dataloader', None)
-    if loader is not None and loader.get('num_workers', 0) == 0:
-        loader['persistent_workers'] = False
+    drop_persistent_workers_without_workers(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)
     if teacher_ckpt is not None:

@@ -40,7 +40,12 @@ def configs_root() -> str:
 def config_file(cfg_path: str) -> str:
     """Absolute file of a ``cfg_path``: ``ofakd_mm::REL`` (this repository's
     ``configs/REL``), ``PACKAGE::REL`` of another installed OpenMMLab package
-    (e.g. ``mmpretrain::resnet/resnet18_8xb32_in1k.py``), or a file path.
+    (e.g. ``mmpretrain::resnet/resnet18_8xb32_in1k.py``), or an absolute
+    file path, such as ``'{{fileDirname}}/net.py'``: mmengine replaces
+    ``{{fileDirname}}`` with the folder of the config file that contains it,
+    as it resolves ``_base_``. A relative path is refused: once the config
+    is read, the file it was written in is not known, and the working
+    directory would decide which file it names.
 
     Args:
         cfg_path (str): The reference.
@@ -61,7 +66,13 @@ def config_file(cfg_path: str) -> str:
             from mmengine.hub import get_config
             return get_config(cfg_path).filename
     else:
-        path = osp.abspath(osp.expanduser(cfg_path))
+        path = osp.expanduser(cfg_path)
+        if not osp.isabs(path):
+            raise ValueError(
+                f'cfg_path {cfg_path!r} is relative. Write it as '
+                f"'{{{{fileDirname}}}}/{cfg_path}' (mmengine puts the folder "
+                'of the config file that contains it there), an absolute '
+                "path, or 'ofakd_mm::<path under configs/>'.")
     if not osp.isfile(path):
         raise FileNotFoundError(
             f'cfg_path {cfg_path!r}: no config file at {path}. Use '

@@ -9,21 +9,19 @@ ofakd_mm.
 """
 import copy
 import hashlib
-import os
+import io
 import os.path as osp
 from collections import OrderedDict
+from importlib.metadata import version
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
 from .checkpoint import CheckpointReadError, check_state_dict, safe_torch_load
+from .checkpoint.keys import EMA_PREFIX, STUDENT_PREFIX, TEACHER_PREFIX
 from .config import resolve_model_cfg
+from .fileio import atomic_write
 
-#: Prefix of the student's keys in a distillation checkpoint (mmrazor's
-#: ``BaseAlgorithm.architecture``).
-STUDENT_PREFIX = 'architecture.'
-#: mmengine's ``EMAHook`` prefixes the averaged model's keys with this.
-EMA_PREFIX = 'module.'
 #: Top-level keys of a distillation config that a student config drops.
 DISTILL_CONFIG_KEYS = ('teacher_ckpt', 'load_from', 'resume', 'work_dir',
                        'launcher')
@@ -67,6 +65,39 @@ def _describe_keys(keys: List[str]) -> str:
     return f'{len(keys)} keys with prefixes {prefixes[:6]}'
 
 
+def _raw_student_weights(checkpoint: Dict[str, Any],
+                         filename: str) -> Dict[str, torch.Tensor]:
+    """The student's raw (not averaged) weights that an EMA hook swapped
+    into ``ema_state_dict`` at save time, under their ``state_dict`` keys
+    (``architecture.*``).
+
+    mmengine's ``EMAHook`` averages the whole algorithm: its
+    ``ema_state_dict`` holds ``module.architecture.*``. ofakd_mm's
+    ``StudentEMAHook`` averages the student alone: ``module.*`` stands for
+    ``architecture.*``.
+    """
+    ema_state = checkpoint['ema_state_dict']
+    whole_model = EMA_PREFIX + STUDENT_PREFIX
+    if any(k.startswith(whole_model) for k in ema_state):
+        raw = {k[len(EMA_PREFIX):]: v for k, v in ema_state.items()
+               if k.startswith(whole_model)}
+    else:
+        raw = {STUDENT_PREFIX + k[len(EMA_PREFIX):]: v
+               for k, v in ema_state.items() if k.startswith(EMA_PREFIX)}
+    state_dict = checkpoint['state_dict']
+    student_keys = {k for k in state_dict if k.startswith(STUDENT_PREFIX)}
+    if set(raw) != student_keys:
+        raise ValueError(
+            f'{filename!r}: its `ema_state_dict` '
+            f'({_describe_keys(list(ema_state))}) does not hold the raw '
+            "weights of the student's "
+            f'{len(student_keys)} keys (an EMA hook of mmengine or ofakd_mm '
+            'swaps them there at save time), so the raw weights cannot be '
+            'told from the averaged ones. Release the averaged weights with '
+            '--ema, or a checkpoint saved without an EMA hook.')
+    return raw
+
+
 def extract_student_state_dict(checkpoint: Dict[str, Any], filename: str,
                                ema: bool = False
                                ) -> Tuple['OrderedDict[str, torch.Tensor]',
@@ -74,10 +105,10 @@ def extract_student_state_dict(checkpoint: Dict[str, Any], filename: str,
     """The student's weights of a distillation checkpoint, without the
     ``architecture.`` prefix.
 
-    mmengine's ``EMAHook`` swaps the weights when it saves (its
-    ``before_save_checkpoint``): ``state_dict`` holds the EMA averages (what
-    validation and ``tools/test.py`` use) and ``ema_state_dict``
-    (``module.architecture.*``) the raw trained weights. Hence ``ema=True``
+    An EMA hook (mmengine's ``EMAHook``, ofakd_mm's ``StudentEMAHook``)
+    swaps the weights when it saves (``before_save_checkpoint``):
+    ``state_dict`` holds the averages (what validation and ``tools/test.py``
+    use) and ``ema_state_dict`` the raw trained weights. Hence ``ema=True``
     takes ``state_dict`` but requires an ``ema_state_dict`` to exist, and
     ``ema=False`` takes the raw weights from ``ema_state_dict`` if there is
     one.
@@ -102,7 +133,7 @@ def extract_student_state_dict(checkpoint: Dict[str, Any], filename: str,
             hint = ('It looks like a plain mmpretrain checkpoint (e.g. the '
                     "teacher's): it needs no conversion, publish it with "
                     'tools/model_converters/publish_model.py.')
-        elif any(k.startswith('teacher.') for k in keys):
+        elif any(k.startswith(TEACHER_PREFIX) for k in keys):
             hint = 'It holds only a teacher.'
         else:
             hint = 'Pass the checkpoint of a distillation run (epoch_*.pth).'
@@ -116,16 +147,11 @@ def extract_student_state_dict(checkpoint: Dict[str, Any], filename: str,
         if 'ema_state_dict' not in checkpoint:
             raise ValueError(
                 f'--ema: {filename!r} has no `ema_state_dict`, the run had '
-                "no EMAHook (custom_hooks=[dict(type='EMAHook')]). Convert "
-                'it without --ema.')
+                "no EMA hook (custom_hooks=[dict(type='StudentEMAHook')] or "
+                "mmengine's EMAHook). Convert it without --ema.")
     elif 'ema_state_dict' in checkpoint:
-        # Raw weights, swapped into `ema_state_dict` by EMAHook at save time.
-        raw = {
-            k[len(EMA_PREFIX):]: v
-            for k, v in checkpoint['ema_state_dict'].items()
-            if k.startswith(EMA_PREFIX + STUDENT_PREFIX)
-        }
-        source = {k: raw.get(k, v) for k, v in state_dict.items()}
+        source = {**state_dict,
+                  **_raw_student_weights(checkpoint, filename)}
 
     student: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
     dropped = set()
@@ -231,10 +257,7 @@ def _types_from_package(node: Any, package: str) -> List[str]:
     for path, sub in _walk(node):
         if path.endswith('init_cfg') or not isinstance(sub.get('type'), str):
             continue
-        try:
-            cls = MODELS.get(sub['type'])
-        except Exception:  # not a model component (e.g. an initializer)
-            cls = None
+        cls = MODELS.get(sub['type'])  # None: not a model component
         if cls is not None and getattr(cls, '__module__', '').startswith(
                 package + '.'):
             found.append(f'{path or "model"}={sub["type"]}')
@@ -368,9 +391,7 @@ def write_config(cfg_dict: Dict[str, Any], filename: str,
     text = Config(cfg_dict).pretty_text
     comment = ''.join(f'# {line}'.rstrip() + '\n'
                       for line in header.splitlines())
-    os.makedirs(osp.dirname(osp.abspath(filename)), exist_ok=True)
-    with open(filename, 'w', encoding='utf-8') as f:
-        f.write(comment + text)
+    atomic_write((comment + text).encode('utf-8'), filename)
     reread = Config.fromfile(filename, import_custom_modules=False)
     if reread.to_dict()['model'] != cfg_dict['model']:
         raise RuntimeError(f'{filename!r} does not read back as written.')
@@ -388,19 +409,22 @@ def build_student(cfg_dict: Dict[str, Any]) -> torch.nn.Module:
         return MODELS.build(model_cfg)
 
 
+def _checkpoint_bytes(checkpoint: Dict[str, Any]) -> bytes:
+    """``torch.save`` of ``checkpoint`` into memory, checked to load with
+    ``weights_only=True`` (what mmengine does on torch >= 2.6 without
+    ofakd_mm)."""
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    data = buffer.getvalue()
+    torch.load(io.BytesIO(data), map_location='cpu', weights_only=True)
+    return data
+
+
 def save_checkpoint(checkpoint: Dict[str, Any], filename: str) -> None:
-    """``torch.save`` through a temporary file, then check that the result
-    loads with ``weights_only=True`` (what mmengine does on torch >= 2.6
-    without ofakd_mm)."""
-    os.makedirs(osp.dirname(osp.abspath(filename)), exist_ok=True)
-    tmp = filename + '.tmp'
-    torch.save(checkpoint, tmp)
-    try:
-        torch.load(tmp, map_location='cpu', weights_only=True)
-    except Exception:
-        os.remove(tmp)
-        raise
-    os.replace(tmp, filename)
+    """Save a release checkpoint (atomically, see
+    :func:`ofakd_mm.utils.fileio.atomic_write`) once it is checked to load
+    with ``weights_only=True``."""
+    atomic_write(_checkpoint_bytes(checkpoint), filename)
 
 
 def publish_checkpoint(in_file: str, out_file: str) -> str:
@@ -430,15 +454,10 @@ def publish_checkpoint(in_file: str, out_file: str) -> str:
             'first with tools/model_converters/'
             'convert_kd_ckpt_to_student.py.')
     meta = release_meta(checkpoint.get('meta'))
-    try:
-        from importlib.metadata import version
-        meta.setdefault('mmpretrain_version', version('mmpretrain'))
-    except Exception:  # mmpretrain not installed: nothing to record
-        pass
+    meta.setdefault('mmpretrain_version', version('mmpretrain'))
+    data = _checkpoint_bytes(
+        dict(meta=meta, state_dict=OrderedDict(state_dict)))
     stem = out_file[:-4] if out_file.endswith('.pth') else out_file
-    tmp = stem + '.publish.pth'
-    save_checkpoint(
-        dict(meta=meta, state_dict=OrderedDict(state_dict)), tmp)
-    final = f'{stem}-{file_sha256(tmp)[:8]}.pth'
-    os.replace(tmp, final)
+    final = f'{stem}-{hashlib.sha256(data).hexdigest()[:8]}.pth'
+    atomic_write(data, final)
     return final

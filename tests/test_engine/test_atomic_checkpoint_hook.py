@@ -10,9 +10,11 @@ import sys
 import textwrap
 
 import pytest
+from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from ofakd_mm.engine.hooks import atomic_checkpoint_hook as ach
+from ofakd_mm.utils import fileio
 from ofakd_mm.utils.checkpoint import CheckpointReadError, safe_torch_load
 from conftest import REPO_ROOT, TEACHER_CFG, small_config
 
@@ -28,7 +30,9 @@ KILLED_RUN = textwrap.dedent('''
     from mmengine.fileio import LocalBackend
     from mmengine.runner import Runner
     from conftest import small_config
+    import mmengine.hooks.checkpoint_hook as mmengine_hook
     from ofakd_mm.engine.hooks import atomic_checkpoint_hook as ach
+    from ofakd_mm.utils import fileio
 
     point, target, hook_type, work_dir = sys.argv[1:5]
 
@@ -38,26 +42,38 @@ KILLED_RUN = textwrap.dedent('''
             f.flush()
         os._exit(9)
 
-    write_temp, replace = ach._write_temp, ach._replace
+    write_temp, replace = fileio._write_temp, fileio._replace
     if point == 'write':  # while writing `target`
         def patched(data, temp):
-            if temp.endswith(target + ach.TEMP_SUFFIX):
+            if temp.endswith(target + fileio.TEMP_SUFFIX):
                 write_half_and_die(data, temp)
             write_temp(data, temp)
-        ach._write_temp = patched
+        fileio._write_temp = patched
     elif point == 'rename':  # `target` renamed, last_checkpoint not yet
         def patched(temp, path):
             replace(temp, path)
             if path.endswith(target):
                 os._exit(9)
-        ach._replace = patched
+        fileio._replace = patched
     elif point == 'last_checkpoint':  # while writing it to name `target`
         def patched(data, temp):
-            if temp.endswith('last_checkpoint' + ach.TEMP_SUFFIX) and \\
+            if temp.endswith('last_checkpoint' + fileio.TEMP_SUFFIX) and \\
                     data.decode().endswith(target):
                 write_half_and_die(data, temp)
             write_temp(data, temp)
-        ach._write_temp = patched
+        fileio._write_temp = patched
+    elif point == 'last_checkpoint_in_place':  # mmengine emptied it
+        def patched_open(path, mode='r', *args, **kwargs):
+            f = open(path, mode, *args, **kwargs)
+            if str(path).endswith('last_checkpoint') and 'w' in mode:
+                real_write = f.write
+                def write(text):
+                    if text.endswith(target):
+                        os._exit(9)  # truncated, nothing written
+                    return real_write(text)
+                f.write = write
+            return f
+        mmengine_hook.open = patched_open
     elif point == 'remove':  # when removing `target`
         remove = ach.AtomicLocalBackend.remove
         def patched(self, path):
@@ -106,14 +122,25 @@ def last_checkpoint(work_dir: str) -> str:
         return osp.basename(f.read().strip())
 
 
-def resume_to_the_end(work_dir: str, save_best: str = '') -> None:
+class ResumedEpoch(Hook):
+    """Records the epoch training resumes at."""
+
+    def before_train(self, runner) -> None:
+        self.epoch = runner.epoch
+
+
+def resume_to_the_end(work_dir: str, save_best: str = '') -> int:
+    """Resume the killed run, train to its end; the epoch it resumed at."""
     cfg = small_config(
         TEACHER_CFG, work_dir, samples=16, epochs=3, resume=True,
         **{'default_hooks.checkpoint': dict(HOOK, save_best=save_best or
                                             None)})
     runner = Runner.from_cfg(cfg)
+    resumed = ResumedEpoch()
+    runner.register_hook(resumed)
     runner.train()
     assert runner.epoch == 3
+    return resumed.epoch
 
 
 @pytest.mark.parametrize(
@@ -121,7 +148,9 @@ def resume_to_the_end(work_dir: str, save_best: str = '') -> None:
         ('write', 'epoch_2.pth', 'epoch_1.pth', ['epoch_1.pth']),
         ('rename', 'epoch_2.pth', 'epoch_1.pth',
          ['epoch_1.pth', 'epoch_2.pth']),
-        ('last_checkpoint', 'epoch_2.pth', 'epoch_1.pth',
+        ('last_checkpoint_in_place', 'epoch_2.pth', '',
+         ['epoch_1.pth', 'epoch_2.pth']),
+        ('last_checkpoint', 'epoch_2.pth', 'epoch_2.pth',
          ['epoch_1.pth', 'epoch_2.pth']),
         ('remove', 'epoch_1.pth', 'epoch_2.pth',
          ['epoch_1.pth', 'epoch_2.pth']),
@@ -130,16 +159,18 @@ def test_killed_save_resumes(tmp_path, point, target, resumed_from, on_disk):
     work_dir = str(tmp_path)
     kill_during_save(work_dir, point, target)
     # No truncated file under a final name; last_checkpoint names a
-    # complete checkpoint.
+    # complete checkpoint, or is empty (mmengine rewrites it in place).
     assert complete_checkpoints(work_dir) == on_disk
     assert last_checkpoint(work_dir) == resumed_from
-    leftovers = glob.glob(osp.join(work_dir, '*' + ach.TEMP_SUFFIX))
+    leftovers = glob.glob(osp.join(work_dir, '*' + fileio.TEMP_SUFFIX))
     if point in ('write', 'last_checkpoint'):
         assert len(leftovers) == 1  # the half-written file, under .tmp
-    resume_to_the_end(work_dir)
+    # Resumed from what last_checkpoint names; when it is empty, from the
+    # newest checkpoint.
+    assert resume_to_the_end(work_dir) == int((resumed_from or on_disk[-1])[6])
     assert complete_checkpoints(work_dir) == ['epoch_3.pth']
     assert last_checkpoint(work_dir) == 'epoch_3.pth'
-    assert not glob.glob(osp.join(work_dir, '*' + ach.TEMP_SUFFIX))
+    assert not glob.glob(osp.join(work_dir, '*' + fileio.TEMP_SUFFIX))
 
 
 def test_killed_best_save_resumes(tmp_path):
@@ -152,7 +183,7 @@ def test_killed_best_save_resumes(tmp_path):
     names = complete_checkpoints(work_dir)
     assert 'epoch_3.pth' in names and len(names) == 2, names
     assert names[0].startswith('best_accuracy_top1_epoch_')
-    assert not glob.glob(osp.join(work_dir, '*' + ach.TEMP_SUFFIX))
+    assert not glob.glob(osp.join(work_dir, '*' + fileio.TEMP_SUFFIX))
 
 
 def test_stock_hook_loses_the_run(tmp_path):
@@ -182,9 +213,9 @@ def test_previous_best_removed_only_after_the_new_one_is_saved(
         Accuracy, 'compute_metrics',
         lambda self, results: {'top1': next(scores)})
     events = []
-    replace, remove = ach._replace, ach.AtomicLocalBackend.remove
+    replace, remove = fileio._replace, ach.AtomicLocalBackend.remove
     monkeypatch.setattr(
-        ach, '_replace',
+        fileio, '_replace',
         lambda temp, path: (replace(temp, path),
                             events.append(('saved', osp.basename(path)))))
     monkeypatch.setattr(
@@ -208,9 +239,25 @@ def test_previous_best_removed_only_after_the_new_one_is_saved(
 
 
 def test_found_from_mmpretrain_and_mmrazor_configs():
+    """Each hook of ofakd_mm is registered once, in mmengine's root HOOKS,
+    and the runner finds it under either default scope."""
+    from mmengine.registry import HOOKS, DefaultScope
     from mmpretrain.registry import HOOKS as MMPRETRAIN_HOOKS
     from mmrazor.registry import HOOKS as MMRAZOR_HOOKS
+
+    from ofakd_mm.engine.hooks import StudentEMAHook
     for registry in (MMPRETRAIN_HOOKS, MMRAZOR_HOOKS):
         hook = registry.build(dict(HOOK, save_best='auto'))
         assert isinstance(hook, ach.AtomicCheckpointHook)
         assert hook.max_keep_ckpts == 1
+    for scope in ('mmpretrain', 'mmrazor'):
+        with DefaultScope.overwrite_default_scope(scope):
+            assert isinstance(HOOKS.build(dict(HOOK)),
+                              ach.AtomicCheckpointHook)
+            assert isinstance(HOOKS.build(dict(type='StudentEMAHook')),
+                              StudentEMAHook)
+    for name in ('AtomicCheckpointHook', 'StudentEMAHook'):
+        homes = [registry.scope for registry in
+                 [HOOKS, *HOOKS.children.values()]
+                 if name in registry.module_dict]
+        assert homes == ['mmengine'], name

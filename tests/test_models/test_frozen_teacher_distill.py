@@ -1,11 +1,16 @@
-"""FrozenTeacherDistill: the teacher sees its own input normalisation, and
+"""FrozenTeacherDistill: the teacher sees its own input normalisation,
 labels the heads cannot predict stop the step with an error naming
-`num_classes`."""
+`num_classes`, an untrained teacher is reported when training starts, and
+`student_trainable=False` freezes the student."""
 import pytest
 import torch
+from mmengine.hooks import Hook
 from mmengine.optim import OptimWrapper
+from mmengine.runner import Runner
 from mmpretrain.structures import DataSample
 from mmrazor.registry import MODELS
+
+from conftest import OFA_DIGITS_CFG, small_config
 
 IMAGENET = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375])
 STUDENT = dict(
@@ -136,3 +141,46 @@ def test_data_preprocessor_without_type_is_the_batch_one():
         student_in, expected(batch, IMAGENET['mean'], IMAGENET['std']))
     torch.testing.assert_close(
         teacher_in, expected(batch, [127.5] * 3, [127.5] * 3))
+
+
+def test_an_untrained_teacher_is_reported_when_training_starts(monkeypatch):
+    """Building without `teacher_ckpt` (evaluating the student, counting
+    parameters) is quiet; training with it warns, once."""
+    from ofakd_mm.models.algorithms import frozen_teacher_distill
+    logged = []
+    monkeypatch.setattr(frozen_teacher_distill, 'print_log',
+                        lambda message, **kwargs: logged.append(message))
+    algo = build()
+    assert logged == []
+    inputs_of(algo, raw_batch())
+    inputs_of(algo, raw_batch())
+    assert len(logged) == 1 and 'teacher_ckpt' in logged[0]
+
+
+class WeightsAtStart(Hook):
+    """The parameters of the student and the distiller when training
+    starts (after the runner's weight initialisation)."""
+
+    def before_train(self, runner) -> None:
+        model = runner.model
+        self.student = {k: v.detach().clone()
+                        for k, v in model.student.named_parameters()}
+        self.distiller = {k: v.detach().clone()
+                          for k, v in model.distiller.named_parameters()}
+
+
+def test_student_trainable_false_trains_only_the_exit_branches(
+        tmp_path, digits_teacher_ckpt):
+    cfg = small_config(
+        OFA_DIGITS_CFG, str(tmp_path), epochs=1,
+        **{'model.teacher_ckpt': digits_teacher_ckpt,
+           'model.student_trainable': False})
+    runner = Runner.from_cfg(cfg)
+    start = WeightsAtStart()
+    runner.register_hook(start)
+    runner.train()
+    student = dict(runner.model.student.named_parameters())
+    assert all(torch.equal(student[k], v) for k, v in start.student.items())
+    distiller = dict(runner.model.distiller.named_parameters())
+    assert not all(torch.equal(distiller[k], v)
+                   for k, v in start.distiller.items())

@@ -202,3 +202,34 @@ def test_projectors_reject_features_they_were_not_built_for():
                               teacher_dim=16, num_classes=5)
     with pytest.raises(ValueError, match='input_size'):
         conv(torch.randn(2, 16, 4, 4))
+
+
+def test_projectors_take_no_init_cfg_and_keep_their_init():
+    """OFA-KD's initialisation is the only one: an ``init_cfg`` is refused
+    (it used to be accepted and ignored), every Linear of a token projector
+    (attention and MLP included) gets the truncated normal, and the
+    runner's weight initialisation leaves the built projectors as they
+    are."""
+    for cfg in (dict(type='OFAKDConvProjector', in_channels=8, stage=4,
+                     student_dim=16, teacher_dim=16, num_classes=3),
+                dict(type='OFAKDTokenProjector', embed_dim=16, grid_size=7,
+                     stage=4, student_dim=16, num_classes=3)):
+        with pytest.raises(TypeError, match='init_cfg'):
+            MODELS.build(dict(cfg, _scope_='mmrazor',
+                              init_cfg=dict(type='Constant', val=0.)))
+    token = OFAKDTokenProjector(embed_dim=128, grid_size=7, stage=3,
+                                student_dim=128, num_classes=100)
+    for m in token.modules():
+        if isinstance(m, torch.nn.Linear):
+            assert m.weight.std().item() == pytest.approx(0.02, rel=0.1)
+            assert m.bias is None or torch.all(m.bias == 0)
+        elif isinstance(m, torch.nn.LayerNorm):
+            assert torch.all(m.weight == 1) and torch.all(m.bias == 0)
+
+    from conftest import OFA_DIGITS_CFG, load_config
+    algo = MODELS.build(dict(load_config(OFA_DIGITS_CFG).model.to_dict(),
+                             _scope_='mmrazor', teacher_ckpt=None))
+    built = {k: v.clone() for k, v in algo.distiller.state_dict().items()}
+    algo.init_weights()  # what the Runner does before training
+    after = algo.distiller.state_dict()
+    assert all(torch.equal(after[k], v) for k, v in built.items())

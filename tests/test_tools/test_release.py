@@ -2,6 +2,7 @@
 a plain mmpretrain checkpoint + config, published, then loaded by mmpretrain
 in a process where ofakd_mm cannot be imported."""
 import json
+import os
 import os.path as osp
 import re
 import subprocess
@@ -61,16 +62,25 @@ def checked(proc: subprocess.CompletedProcess) -> str:
     return proc.stdout
 
 
+def train_ofa(work_dir: str, teacher_ckpt: str, hooks: List[dict]) -> Runner:
+    """2 OFA iterations on the digits with ``hooks``, always from the same
+    seed."""
+    cfg = small_config(
+        OFA_DIGITS_CFG, work_dir, epochs=1,
+        **{'model.teacher_ckpt': teacher_ckpt, 'custom_hooks': hooks,
+           'randomness': dict(seed=0)})
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    return runner
+
+
 @pytest.fixture(scope='module')
 def released(tmp_path_factory, digits_teacher_ckpt) -> Dict[str, str]:
-    """Train 2 OFA iterations (with an EMAHook), convert with --ema and the
-    config, publish."""
+    """Train 2 OFA iterations (with mmengine's EMAHook), convert with --ema
+    and the config, publish."""
     root = str(tmp_path_factory.mktemp('release'))
-    cfg = small_config(
-        OFA_DIGITS_CFG, osp.join(root, 'ofa'), epochs=1,
-        **{'model.teacher_ckpt': digits_teacher_ckpt,
-           'custom_hooks': [dict(type='EMAHook', momentum=0.5)]})
-    Runner.from_cfg(cfg).train()
+    train_ofa(osp.join(root, 'ofa'), digits_teacher_ckpt,
+              [dict(type='EMAHook', momentum=0.5)])
     distill_ckpt = osp.join(root, 'ofa', 'epoch_1.pth')
     student = osp.join(root, 'out', 'vit-d64_ofa_digits.pth')
     student_cfg = osp.join(root, 'out', 'vit-d64_ofa_digits.py')
@@ -197,6 +207,11 @@ def test_ema_choice(released, tmp_path):
     assert torch.equal(
         raw[key], ckpt['ema_state_dict']['module.architecture.' + key])
     assert not torch.equal(ema[key], raw[key])
+    # An `ema_state_dict` without the student's raw weights is refused,
+    # never released as if it were raw.
+    ckpt['ema_state_dict'] = {'steps': ckpt['ema_state_dict']['steps']}
+    with pytest.raises(ValueError, match='does not hold the raw weights'):
+        release.extract_student_state_dict(ckpt, 'ckpt')
     del ckpt['ema_state_dict']
     with pytest.raises(ValueError, match='has no `ema_state_dict`'):
         release.extract_student_state_dict(ckpt, 'ckpt', ema=True)
@@ -204,6 +219,41 @@ def test_ema_choice(released, tmp_path):
     with pytest.raises(ValueError, match='convert_kd_ckpt_to_student'):
         release.publish_checkpoint(released['distill_ckpt'],
                                    str(tmp_path / 'x.pth'))
+
+
+def test_release_of_an_ema_run_gives_the_weights_asked_for(released,
+                                                           tmp_path):
+    """The fixture's seeded run again, without EMA and with ofakd_mm's
+    StudentEMAHook: released without --ema, both EMA runs give exactly the
+    weights of the run without EMA; with --ema, the averages of the hook."""
+    teacher_ckpt = released['teacher_ckpt']
+    plain = train_ofa(str(tmp_path / 'plain'), teacher_ckpt, [])
+    student_ema = train_ofa(str(tmp_path / 'student_ema'), teacher_ckpt,
+                            [dict(type='StudentEMAHook', momentum=0.5)])
+    hook, = [h for h in student_ema.hooks if type(h).__name__ ==
+             'StudentEMAHook']
+    averaged = hook.ema_model.module.state_dict()
+    trained = plain.model.student.state_dict()
+
+    def convert(run_dir: str, *options: str) -> Dict[str, torch.Tensor]:
+        out = str(tmp_path / f'{osp.basename(run_dir)}{len(options)}.pth')
+        assert run_main(CONVERT, osp.join(run_dir, 'epoch_1.pth'), out,
+                        *options) is None
+        return torch.load(out, weights_only=True)['state_dict']
+
+    def same(a: Dict[str, torch.Tensor], b: Dict[str, torch.Tensor]) -> bool:
+        return a.keys() == b.keys() and all(
+            torch.equal(a[k], b[k]) for k in a)
+
+    for run_dir in (osp.join(released['root'], 'ofa'),
+                    str(tmp_path / 'student_ema')):
+        assert same(convert(run_dir), trained), run_dir
+    from_student_ema = convert(str(tmp_path / 'student_ema'), '--ema')
+    assert same(from_student_ema, averaged)
+    assert not same(from_student_ema, trained)
+    # Both hooks average the student alike.
+    assert same(convert(osp.join(released['root'], 'ofa'), '--ema'),
+                averaged)
 
 
 def test_refuses_what_is_not_its_input(released, tmp_path):
@@ -257,3 +307,24 @@ def test_student_config_of_a_paper_config_needs_no_ofakd_mm():
     assert out['custom_hooks'][0]['type'] == 'EMAHook'
     assert out['default_hooks']['checkpoint']['type'] == 'CheckpointHook'
     assert any('StudentEMAHook -> EMAHook' in n for n in notes)
+
+
+def test_released_files_reach_the_disk_whole(tmp_path, monkeypatch):
+    """Released checkpoints are flushed to the disk (file, then its folder)
+    before they appear under their final name."""
+    synced = []
+    fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(os.readlink(f'/proc/self/fd/{fd}'))
+        fsync(fd)
+
+    monkeypatch.setattr(os, 'fsync', recording_fsync)
+    student = str(tmp_path / 'student.pth')
+    release.save_checkpoint(
+        dict(meta={}, state_dict={'head.fc.bias': torch.zeros(3)}), student)
+    published = release.publish_checkpoint(student, student)
+    for final in (student, published):
+        assert final + '.tmp' in synced
+    assert synced.count(str(tmp_path)) == 2
+    assert release.file_sha256(published)[:8] == published[-12:-4]

@@ -4,6 +4,7 @@ import glob
 import json
 import os
 import os.path as osp
+import socket
 import subprocess
 import sys
 
@@ -21,15 +22,22 @@ SMALL = [
 ]
 
 
-def run(args, timeout=600):
-    env = dict(os.environ)
-    env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env['PATH']
+def run(args, timeout=600, **env_vars):
+    env = dict(os.environ, **env_vars)
     env.setdefault('OMP_NUM_THREADS', '1')
     result = subprocess.run(args, cwd=REPO_ROOT, capture_output=True,
                             text=True, timeout=timeout, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + \
         result.stderr[-3000:]
     return result.stdout + result.stderr
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (another torchrun may hold the
+    default 29500)."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
 
 
 def test_train_resume_and_test(tmp_path, digits_teacher_ckpt):
@@ -64,8 +72,13 @@ def test_train_resume_and_test(tmp_path, digits_teacher_ckpt):
     'tests/test_cuda.py runs torchrun on the GPUs there')
 def test_dist_train_two_processes(tmp_path, digits_teacher_ckpt):
     """2-process torchrun (gloo on CPU); distillation stops after the first
-    epoch (mmrazor's StopDistillHook) and DDP trains on without it."""
+    epoch (mmrazor's StopDistillHook) and DDP trains on without it. The venv
+    is not activated: the script runs torchrun of the $PYTHON it is
+    given, with no torchrun on the PATH."""
     work_dir = str(tmp_path)
+    without_torchrun = os.pathsep.join(
+        p for p in os.environ['PATH'].split(os.pathsep)
+        if not osp.isfile(osp.join(p, 'torchrun')))
     config = osp.join(work_dir, 'ofa_stop_after_1e.py')
     with open(config, 'w') as f:
         f.write(f"_base_ = {OFA_DIGITS_CFG!r}\n"
@@ -76,7 +89,8 @@ def test_dist_train_two_processes(tmp_path, digits_teacher_ckpt):
         work_dir, '--cfg-options', *SMALL, 'train_cfg.max_epochs=2',
         'train_dataloader.dataset.indices=64',
         f'model.teacher_ckpt={digits_teacher_ckpt}'
-    ], timeout=900)
+    ], timeout=900, PORT=str(free_port()), PYTHON=sys.executable,
+        PATH=without_torchrun)
     assert osp.isfile(osp.join(work_dir, 'epoch_2.pth'))
     logs = glob.glob(osp.join(work_dir, '*', '*.log'))
     text = open(logs[0]).read()

@@ -235,6 +235,27 @@ def test_teacher_ckpt_errors_name_the_setting(tmp_path, digits_teacher_ckpt):
         assert path in str(info.value) and message in str(info.value)
 
 
+def test_only_a_damaged_file_is_reported_as_one(tmp_path,
+                                                digits_teacher_ckpt):
+    """An intact checkpoint that fails to load for another reason keeps
+    torch's error; a file whose bytes changed is named damaged."""
+    for error in (RuntimeError, KeyError, OSError):
+        def failing(storage, location, error=error):
+            raise error('the device is busy')
+
+        with pytest.raises(error, match='the device is busy'):
+            loading.safe_torch_load(digits_teacher_ckpt,
+                                    map_location=failing)
+    with open(digits_teacher_ckpt, 'rb') as f:
+        data = bytearray(f.read())
+    pickle_at = data.index(b'data.pkl') + 40  # inside the pickle record
+    data[pickle_at] ^= 0xFF
+    garbled = tmp_path / 'garbled.pth'
+    garbled.write_bytes(bytes(data))
+    with pytest.raises(CheckpointReadError, match='fails its CRC check'):
+        loading.safe_torch_load(str(garbled))
+
+
 def teacher_mismatch(teacher, path: str) -> str:
     with pytest.raises(StateDictMismatchError) as info:
         load_teacher_checkpoint(teacher, path)
@@ -271,12 +292,29 @@ def test_teacher_key_mismatch_hints(tmp_path):
                  'fc.weight': own['head.fc.weight']}
     message = teacher_mismatch(teacher, saved('timm.pth', timm_like))
     assert 'timm_to_mmpretrain.py' in message
-    namespace = runpy.run_path(TIMM)
-    for name in namespace['TEACHERS']:
-        assert f'{name} (' in message, name
-    assert timm_converter_models() == tuple(
-        f'{k} ({v.timm_name})' for k, v in sorted(
-            namespace['TEACHERS'].items()))
+    converter = runpy.run_path(TIMM)
+    for name, spec in converter['TEACHERS'].items():
+        assert f'{name} ({spec.timm_name})' in message, name
+
+
+def test_the_timm_hint_runs_no_tool_script(tmp_path, monkeypatch):
+    """The hint lists the converter's models without running any file of
+    tools/ (here a converter script that would leave a marker)."""
+    import ofakd_mm.utils.config
+    marker = tmp_path / 'tool_ran'
+    script = tmp_path / 'tools' / 'model_converters' / 'timm_to_mmpretrain.py'
+    script.parent.mkdir(parents=True)
+    script.write_text(f'open({str(marker)!r}, "w").close()\nTEACHERS = {{}}\n')
+    monkeypatch.setattr(ofakd_mm.utils.config, 'configs_root',
+                        lambda: str(tmp_path / 'configs'))
+    getattr(timm_converter_models, 'cache_clear', lambda: None)()
+    weight = torch.zeros(1)
+    diff = diff_state_dicts(
+        {'conv1.weight': weight, 'fc.weight': weight},
+        {'backbone.conv1.weight': weight, 'head.fc.weight': weight})
+    hint, = state_dict_hints(diff)
+    assert 'deit-t (deit_tiny_patch16_224)' in hint
+    assert not marker.exists()
 
 
 def test_hints_fit_what_differs():
@@ -335,6 +373,8 @@ def test_test_tool_evaluates_the_student_without_the_teacher(
         osp.join(work_dir, '*', '*.log')))
     assert 'Evaluating the student (model.architecture)' in log
     assert 'deleted_teacher.pth' in log
+    # The config sets a teacher_ckpt: no warning about a missing one.
+    assert 'No teacher_ckpt' not in log and 'teacher_ckpt`' not in log
     assert osp.isfile(tmp_path / 'metrics.json')
     # A checkpoint that does not fit the config is refused, with the hint.
     with pytest.raises(StateDictMismatchError) as info:

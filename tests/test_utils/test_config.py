@@ -85,3 +85,27 @@ def test_distill_algorithm_builds_from_references(model_file):
     # the teacher's own normalisation is built with it
     assert algo.teacher.data_preprocessor.mean.flatten().tolist() == \
         [127.5] * 3
+
+
+def test_a_reference_beside_the_config_resolves_from_any_cwd(
+        tmp_path, monkeypatch):
+    """``{{fileDirname}}`` names the folder of the config that contains it
+    (mmengine substitutes it, as it resolves ``_base_``); a bare relative
+    path would depend on the working directory and is refused."""
+    from mmengine.config import Config
+    folder = tmp_path / 'my_configs'
+    folder.mkdir()
+    (folder / 'net.py').write_text(MODEL_FILE)
+    (folder / 'distill.py').write_text(
+        "model = dict(architecture=dict(cfg_path='{{fileDirname}}/net.py'),"
+        " teacher=dict(cfg_path='net.py'))\n")
+    elsewhere = tmp_path / 'elsewhere'
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    cfg = Config.fromfile(str(folder / 'distill.py'))
+    student = resolve_model_cfg(cfg.model.architecture)
+    assert student['head']['num_classes'] == 7
+    monkeypatch.chdir(folder)  # even where the file is, relative is refused
+    with pytest.raises(ValueError, match='fileDirname') as info:
+        resolve_model_cfg(cfg.model.teacher)
+    assert "'net.py' is relative" in str(info.value)

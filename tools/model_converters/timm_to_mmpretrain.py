@@ -56,6 +56,9 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 import torch
 from torch import Tensor
 
+from ofakd_mm.utils import release
+from ofakd_mm.utils.checkpoint.timm_teachers import TIMM_TEACHERS
+
 StateDict = Dict[str, Tensor]
 Rule = Tuple[str, Optional[str]]
 
@@ -315,27 +318,23 @@ def convert_beitv2(state_dict: StateDict) -> StateDict:
     return _rename(state_dict, rules, 'BEiT v2')
 
 
+#: The timm and mmpretrain names of each --model choice come from the
+#: package (its hints for a timm checkpoint list them); the conversion and
+#: the classifier keys are this tool's.
+_CONVERSIONS: Dict[str, Tuple[Callable[[StateDict], StateDict],
+                              Tuple[str, ...]]] = {
+    'deit-t': (convert_vit, ('head.weight', )),
+    'vit-s': (convert_vit, ('head.weight', )),
+    'swin-t': (convert_swin, ('head.fc.weight', 'head.weight')),
+    'convnext-t': (convert_convnext, ('head.fc.weight', 'head.weight')),
+    'resnet34': (convert_resnet, ('fc.weight', )),
+    'resnet50': (convert_resnet, ('fc.weight', )),
+    'mixer-b16': (convert_mixer, ('head.weight', )),
+    'beitv2-b': (convert_beitv2, ('head.weight', )),
+}
 TEACHERS: Dict[str, TeacherSpec] = {
-    'deit-t': TeacherSpec('deit_tiny_patch16_224', 'deit-tiny_4xb256_in1k',
-                          convert_vit, ('head.weight', )),
-    'vit-s': TeacherSpec('vit_small_patch16_224', 'deit-small_4xb256_in1k',
-                         convert_vit, ('head.weight', )),
-    'swin-t': TeacherSpec('swin_tiny_patch4_window7_224',
-                          'swin-tiny_16xb64_in1k', convert_swin,
-                          ('head.fc.weight', 'head.weight')),
-    'convnext-t': TeacherSpec('convnext_tiny', 'convnext-tiny_32xb128_in1k',
-                              convert_convnext,
-                              ('head.fc.weight', 'head.weight')),
-    'resnet34': TeacherSpec('resnet34', 'resnet34_8xb32_in1k',
-                            convert_resnet, ('fc.weight', )),
-    'resnet50': TeacherSpec('resnet50', 'resnet50_8xb32_in1k',
-                            convert_resnet, ('fc.weight', )),
-    'mixer-b16': TeacherSpec('mixer_b16_224',
-                             'mlp-mixer-base-p16_3rdparty_64xb64_in1k',
-                             convert_mixer, ('head.weight', )),
-    'beitv2-b': TeacherSpec('beitv2_base_patch16_224',
-                            'beit-base-p16_beitv2-in21k-pre_3rdparty_in1k',
-                            convert_beitv2, ('head.weight', )),
+    name: TeacherSpec(*TIMM_TEACHERS[name], *_CONVERSIONS[name])
+    for name in sorted(TIMM_TEACHERS)
 }
 
 #: Buffers that mmpretrain computes from the architecture and recent timm
@@ -465,8 +464,6 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    # Import here so that `--help` and argument errors are instant.
-    from ofakd_mm.utils import release
     try:
         checkpoint = release.read_checkpoint(args.src)
         state_dict = timm_state_dict(checkpoint, repr(args.src))

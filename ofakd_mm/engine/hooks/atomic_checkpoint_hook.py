@@ -1,58 +1,24 @@
+import contextlib
 import os
 import os.path as osp
+import re
 from pathlib import Path
-from typing import Any, Dict, List, Union
+from typing import Any, Dict, Iterator, List, Union
 
 from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend, get_file_backend, register_backend
 from mmengine.hooks import CheckpointHook
-from mmengine.utils import mkdir_or_exist
-from mmpretrain.registry import HOOKS as MMPRETRAIN_HOOKS
-from mmrazor.registry import HOOKS as MMRAZOR_HOOKS
+from mmengine.registry import HOOKS
 
-#: Suffix of the file a checkpoint (or ``last_checkpoint``) is written to
-#: before it is renamed to its final name.
-TEMP_SUFFIX = '.tmp'
+from ...utils.fileio import TEMP_SUFFIX, atomic_write
+
 #: File backend name of :class:`AtomicLocalBackend`.
 ATOMIC_BACKEND = 'ofakd_atomic_local'
 #: Message hub key of checkpoints whose removal is pending: a run killed
 #: before removing them removes them when it resumes.
 PENDING_REMOVALS_KEY = 'ofakd_pending_ckpt_removals'
-
-
-def _write_temp(data: bytes, temp: str) -> None:
-    """Write ``data`` to ``temp`` and flush it to the disk."""
-    with open(temp, 'wb') as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _replace(temp: str, filepath: str) -> None:
-    """Rename ``temp`` over ``filepath`` (atomic on POSIX and Windows) and
-    flush the directory entry."""
-    os.replace(temp, filepath)
-    if hasattr(os, 'O_DIRECTORY'):  # POSIX: make the rename durable
-        fd = os.open(osp.dirname(filepath) or '.', os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def atomic_write(data: bytes, filepath: Union[str, Path]) -> None:
-    """Write ``data`` to ``filepath`` through ``filepath + '.tmp'`` and a
-    rename, so that ``filepath`` is either its old content or complete.
-
-    Args:
-        data (bytes): The content.
-        filepath (str | Path): The final file name.
-    """
-    filepath = str(filepath)
-    mkdir_or_exist(osp.dirname(osp.abspath(filepath)))
-    temp = filepath + TEMP_SUFFIX
-    _write_temp(data, temp)
-    _replace(temp, filepath)
+#: The file of the work dir that names the checkpoint to resume from.
+LAST_CHECKPOINT = 'last_checkpoint'
 
 
 @register_backend(ATOMIC_BACKEND, force=True)
@@ -73,15 +39,20 @@ class AtomicLocalBackend(LocalBackend):
 
 class _DeferredRemoval:
     """Stands in for the hook's file backend while mmengine's
-    ``_save_best_checkpoint`` runs: its removals are recorded, to be done
-    once the new checkpoint is on disk."""
+    ``CheckpointHook`` saves: its removals are recorded (in ``pending`` and
+    in the message hub, so that the checkpoint being saved lists them), to
+    be done once the new checkpoint and ``last_checkpoint`` are on disk."""
 
-    def __init__(self, backend: Any, pending: List[str]) -> None:
+    def __init__(self, backend: Any, pending: List[str],
+                 message_hub: Any) -> None:
         self.backend = backend
         self._pending = pending
+        self._message_hub = message_hub
 
     def remove(self, filepath: Union[str, Path]) -> None:
         self._pending.append(str(filepath))
+        self._message_hub.update_info(PENDING_REMOVALS_KEY,
+                                      list(self._pending))
 
     rmtree = remove
 
@@ -89,31 +60,64 @@ class _DeferredRemoval:
         return getattr(self.backend, name)
 
 
-@MMRAZOR_HOOKS.register_module()
-@MMPRETRAIN_HOOKS.register_module()
+# In mmengine's root registry (as its EMAHook and CheckpointHook): found
+# from configs of every scope (mmpretrain, mmrazor).
+@HOOKS.register_module()
 class AtomicCheckpointHook(CheckpointHook):
     """mmengine's :class:`~mmengine.hooks.CheckpointHook` that never leaves
     a run without a complete checkpoint.
 
     ``CheckpointHook`` (mmengine 0.10) deletes the oldest checkpoint (with
     ``max_keep_ckpts``) and the previous best one (with ``save_best``)
-    *before* writing their successors, writes files in place, and rewrites
-    ``last_checkpoint`` in place: a process killed during a save can lose
-    every checkpoint, leave a truncated ``epoch_N.pth``, or leave
-    ``last_checkpoint`` naming a deleted or empty file, so that ``--resume``
-    fails. This hook writes checkpoints and ``last_checkpoint`` to a
-    ``*.tmp`` file that is then renamed (local directories; other storage
-    backends keep their own ``put``), removes outdated checkpoints only
-    after their successor and ``last_checkpoint`` are on disk, records the
-    removals still to do in the checkpoint so a resumed run finishes them,
-    and deletes stale ``*.tmp`` files when training starts. Hence
-    ``last_checkpoint`` always names a complete checkpoint, and a run killed
-    at any point of a save resumes from the newest complete one.
+    *before* writing their successors, and writes files in place: a process
+    killed during a save can lose every checkpoint or leave a truncated
+    ``epoch_N.pth``, so that ``--resume`` fails. This hook runs mmengine's
+    saving with a local file backend whose writes go to a ``*.tmp`` file
+    that is then renamed (other storage backends keep their own ``put``),
+    defers the removals until the new checkpoint and ``last_checkpoint``
+    are on disk (``last_checkpoint`` rewritten atomically and durably
+    first), records the removals still to do in the checkpoint so that a
+    resumed run finishes them, and deletes stale ``*.tmp`` files when
+    training starts. mmengine rewrites ``last_checkpoint`` in place after
+    the checkpoint is complete: a run killed in that instant leaves it
+    empty, and the next run points it at the newest checkpoint before it
+    resumes. Hence a run killed at any point of a save resumes from its
+    newest complete checkpoint.
 
     Args:
         **kwargs: Arguments of :class:`~mmengine.hooks.CheckpointHook`
             (``interval``, ``max_keep_ckpts``, ``save_best``, ...).
     """
+
+    def before_run(self, runner) -> None:
+        """Point a ``last_checkpoint`` left empty by a killed save at the
+        newest checkpoint of the run (before the runner resumes from it)."""
+        path = osp.join(runner.work_dir, LAST_CHECKPOINT)
+        if not is_main_process() or not osp.isfile(path):
+            return
+        with open(path) as f:
+            if f.read().strip():
+                return
+        out_dir = self.out_dir if self.out_dir is not None \
+            else runner.work_dir
+        if out_dir != runner.work_dir:  # as CheckpointHook.before_train
+            out_dir = osp.join(out_dir,
+                               osp.basename(runner.work_dir.rstrip(osp.sep)))
+        if not osp.isdir(out_dir):
+            return  # checkpoints on another storage: not ours to judge
+        # Every file under a final name is complete (atomic local backend).
+        pattern = re.escape(self.filename_tmpl).replace(r'\{\}', r'(\d+)')
+        steps = {int(m.group(1)): name for name in os.listdir(out_dir)
+                 for m in [re.fullmatch(pattern, name)] if m}
+        if steps:
+            newest = osp.join(out_dir, steps[max(steps)])
+            atomic_write(newest.encode('utf-8'), path)
+        else:
+            newest = 'nothing (removed: the run starts afresh)'
+            os.remove(path)
+        runner.logger.warning(
+            f'{path} was left empty by a run killed while saving; it now '
+            f'names {newest}.')
 
     def before_train(self, runner) -> None:
         """Use the atomic local backend, then clean what a killed run left:
@@ -140,7 +144,7 @@ class AtomicCheckpointHook(CheckpointHook):
             for name in os.listdir(folder):
                 path = osp.join(folder, name)
                 if name.endswith(TEMP_SUFFIX) and osp.isfile(path) and (
-                        name == 'last_checkpoint' + TEMP_SUFFIX
+                        name == LAST_CHECKPOINT + TEMP_SUFFIX
                         or name.endswith('.pth' + TEMP_SUFFIX)):
                     os.remove(path)
                     runner.logger.info(
@@ -162,77 +166,58 @@ class AtomicCheckpointHook(CheckpointHook):
     def _remove_outdated(self, runner, paths: List[str]) -> None:
         """Remove ``paths`` (all but those still in use) and clear the
         pending removals."""
-        backend = self.file_backend
-        if isinstance(backend, _DeferredRemoval):
-            backend = backend.backend
         in_use = self._in_use(runner)
         for path in paths:
             if path in in_use:
                 continue
-            if backend.isfile(path):
-                backend.remove(path)
-            elif backend.isdir(path):  # deepspeed checkpoints
-                backend.rmtree(path)
+            if self.file_backend.isfile(path):
+                self.file_backend.remove(path)
+            elif self.file_backend.isdir(path):  # deepspeed checkpoints
+                self.file_backend.rmtree(path)
+        self._pending.clear()
         runner.message_hub.update_info(PENDING_REMOVALS_KEY, [])
 
-    def _write_last_checkpoint(self, runner) -> None:
-        atomic_write(
-            str(self.last_ckpt).encode('utf-8'),
-            osp.join(runner.work_dir, 'last_checkpoint'))
+    @contextlib.contextmanager
+    def _removals_deferred(self, runner) -> Iterator[None]:
+        """mmengine's saving code runs with removals recorded, not done."""
+        if isinstance(self.file_backend, _DeferredRemoval):
+            yield  # already deferred: a save within a best-checkpoint save
+            return
+        backend = self.file_backend
+        self.file_backend = _DeferredRemoval(backend, self._pending,
+                                             runner.message_hub)
+        try:
+            yield
+        finally:
+            self.file_backend = backend
 
     def _save_checkpoint_with_step(self, runner, step: int,
                                    meta: Dict[str, Any]) -> None:
-        """Save ``filename_tmpl.format(step)``, then ``last_checkpoint``,
-        then remove the checkpoints it makes outdated (the parent's order
-        is the reverse)."""
-        outdated: List[str] = []
-        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and
-                                            self.keep_ckpt_ids[-1] == step):
-            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
-                outdated.append(
-                    self.file_backend.join_path(
-                        self.out_dir,
-                        self.filename_tmpl.format(
-                            self.keep_ckpt_ids.popleft())))
-            self.keep_ckpt_ids.append(step)
-            runner.message_hub.update_info('keep_ckpt_ids',
-                                           list(self.keep_ckpt_ids))
-        pending = self._pending + outdated
-        self._pending = []
-        # Saved with the checkpoint: a resumed run removes what this one
-        # could not.
-        runner.message_hub.update_info(PENDING_REMOVALS_KEY, pending)
-
-        ckpt_filename = self.filename_tmpl.format(step)
-        self.last_ckpt = self.file_backend.join_path(self.out_dir,
-                                                     ckpt_filename)
-        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-        runner.save_checkpoint(
-            self.out_dir,
-            ckpt_filename,
-            self.file_client_args,
-            save_optimizer=self.save_optimizer,
-            save_param_scheduler=self.save_param_scheduler,
-            meta=meta,
-            by_epoch=self.by_epoch,
-            backend_args=self.backend_args,
-            **self.args)
-        if not is_main_process():
+        """mmengine's save, its removal of the oldest checkpoint deferred
+        until the new one and ``last_checkpoint`` are on disk."""
+        with self._removals_deferred(runner):
+            super()._save_checkpoint_with_step(runner, step, meta)
+        if not is_main_process() or isinstance(self.file_backend,
+                                               _DeferredRemoval):
             return
-        self._write_last_checkpoint(runner)
-        self._remove_outdated(runner, pending)
+        # mmengine rewrote last_checkpoint in place; make it durable before
+        # the checkpoint it named until now may be removed.
+        atomic_write(
+            str(self.last_ckpt).encode('utf-8'),
+            osp.join(runner.work_dir, LAST_CHECKPOINT))
+        self._remove_outdated(runner, list(self._pending))
 
     def _save_best_checkpoint(self, runner, metrics: Dict[str, Any]) -> None:
-        """The parent's ``save_best`` logic, its removal of the previous best
+        """mmengine's ``save_best`` logic, its removal of the previous best
         checkpoint deferred until the new one is saved."""
-        backend = self.file_backend
-        self.file_backend = _DeferredRemoval(backend, self._pending)
-        try:
+        with self._removals_deferred(runner):
             super()._save_best_checkpoint(runner, metrics)
-        finally:
-            self.file_backend = backend
-        # After a new best checkpoint the parent re-saves the last one, which
-        # does the pending removals; without a last checkpoint, do them here.
-        if self._pending and is_main_process():
-            self._remove_outdated(runner, self._pending)
-        self._pending = []
+        if not is_main_process() or not self._pending:
+            return
+        if self.last_ckpt is not None:
+            # The parent re-saved the last checkpoint (it lists the pending
+            # removals): name it durably before removing anything.
+            atomic_write(
+                str(self.last_ckpt).encode('utf-8'),
+                osp.join(runner.work_dir, LAST_CHECKPOINT))
+        self._remove_outdated(runner, list(self._pending))

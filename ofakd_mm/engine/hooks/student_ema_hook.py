@@ -6,15 +6,11 @@ import torch
 from mmengine.hooks import EMAHook
 from mmengine.logging import print_log
 from mmengine.model import ExponentialMovingAverage, is_model_wrapper
-from mmengine.registry import MODELS
+from mmengine.registry import HOOKS, MODELS
 from mmengine.runner.checkpoint import load_state_dict
-from mmpretrain.registry import HOOKS as MMPRETRAIN_HOOKS
-from mmrazor.registry import HOOKS as MMRAZOR_HOOKS
 from torch import nn
 
-#: The key prefix mmengine's ``ExponentialMovingAverage`` puts on the
-#: averaged model's state.
-_EMA_PREFIX = 'module.'
+from ...utils.checkpoint.keys import EMA_PREFIX
 
 
 def _on(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -56,8 +52,9 @@ class ForeachExponentialMovingAverage(ExponentialMovingAverage):
         self.steps += 1
 
 
-@MMRAZOR_HOOKS.register_module()
-@MMPRETRAIN_HOOKS.register_module()
+# In mmengine's root registry (as its EMAHook and CheckpointHook): found
+# from configs of every scope (mmpretrain, mmrazor).
+@HOOKS.register_module()
 class StudentEMAHook(EMAHook):
     """mmengine's :class:`~mmengine.hooks.EMAHook` that averages only the
     student of a distillation algorithm.
@@ -135,7 +132,7 @@ class StudentEMAHook(EMAHook):
         model_state = checkpoint['state_dict']
         ema_state = checkpoint['ema_state_dict']
         for key in ema_state:
-            if key.startswith(_EMA_PREFIX):
-                model_key = self.prefix + key[len(_EMA_PREFIX):]
+            if key.startswith(EMA_PREFIX):
+                model_key = self.prefix + key[len(EMA_PREFIX):]
                 ema_state[key], model_state[model_key] = \
                     model_state[model_key], ema_state[key]

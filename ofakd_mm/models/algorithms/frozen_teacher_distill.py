@@ -13,6 +13,7 @@ from mmrazor.registry import MODELS
 from torch import nn
 
 from ...utils.checkpoint import load_teacher_checkpoint
+from ...utils.checkpoint.keys import TEACHER_PREFIX
 from ...utils.config import resolve_model_cfg
 
 #: The data preprocessor of a ``data_preprocessor`` dict without ``type``.
@@ -81,7 +82,7 @@ def renormalisation(source: Normalisation, target: Normalisation
 def _drop_teacher_state(module: nn.Module, state_dict: Dict, prefix: str,
                         local_metadata: Dict) -> None:
     if not module.save_teacher:
-        teacher_prefix = prefix + 'teacher.'
+        teacher_prefix = prefix + TEACHER_PREFIX
         for key in [k for k in state_dict if k.startswith(teacher_prefix)]:
             del state_dict[key]
 
@@ -90,8 +91,10 @@ def _restore_teacher_state(module: nn.Module, state_dict: Dict, prefix: str,
                            *args) -> None:
     # A checkpoint saved without the teacher: keep the teacher that
     # `teacher_ckpt` loaded instead of reporting its keys as missing.
-    teacher_prefix = prefix + 'teacher.'
-    if not any(k.startswith(teacher_prefix) for k in state_dict):
+    teacher_prefix = prefix + TEACHER_PREFIX
+    if any(k.startswith(teacher_prefix) for k in state_dict):
+        module.teacher_loaded = True
+    else:
         for key, value in module.teacher.state_dict().items():
             state_dict[teacher_prefix + key] = value
 
@@ -123,6 +126,10 @@ class FrozenTeacherDistill(SingleTeacherDistill):
             (w_gt). Defaults to 1.0.
         save_teacher (bool): Whether checkpoints include the teacher.
             Defaults to False.
+        student_trainable (bool): False freezes the student's parameters
+            (no gradient, no update; BatchNorm statistics still follow the
+            data): only the distiller's modules (e.g. OFA-KD's exit
+            branches) train. Defaults to True.
         channels_last (bool): Run models and inputs in channels-last memory
             format (faster convolutions on recent GPUs and CPUs). Defaults
             to False.
@@ -165,16 +172,17 @@ class FrozenTeacherDistill(SingleTeacherDistill):
                 preprocessor, type=DEFAULT_DATA_PREPROCESSOR)
         super().__init__(
             distiller, resolve_model_cfg(teacher), teacher_ckpt=None, **kwargs)
+        #: Whether the teacher has trained weights (from `teacher_ckpt`, or
+        #: from a checkpoint saved with the teacher).
+        self.teacher_loaded = bool(teacher_ckpt)
+        self._warned_untrained_teacher = False
         if teacher_ckpt:
             load_teacher_checkpoint(self.teacher, teacher_ckpt)
             self.teacher._is_init = True
-        else:
-            print_log(
-                'No teacher_ckpt: the teacher keeps its initial weights. '
-                'Fine to evaluate the student (tools/test.py), for tests '
-                'and benchmarks; distillation needs a trained teacher: set '
-                '`teacher_ckpt`.',
-                logger='current', level=logging.WARNING)
+        if not self.student_trainable:
+            # mmrazor's parent only skips the student's gradients when its
+            # task loss is off; here the flag means what it says.
+            self.student.requires_grad_(False)
         self.teacher.eval()
         self.gt_loss_weight = gt_loss_weight
         self.save_teacher = save_teacher
@@ -236,6 +244,15 @@ class FrozenTeacherDistill(SingleTeacherDistill):
                    optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
         """Check the batch's labels against the heads, then train as
         mmengine's ``BaseModel.train_step``."""
+        if not (self.teacher_loaded or self._warned_untrained_teacher):
+            # Warned when training starts, not at build time: a teacher
+            # without weights is right for evaluating the student or
+            # counting parameters.
+            print_log(
+                'Training with a teacher that has no trained weights (no '
+                '`teacher_ckpt`): set `teacher_ckpt` to a checkpoint of the '
+                'teacher.', logger='current', level=logging.WARNING)
+            self._warned_untrained_teacher = True
         self._check_labels(data)
         return super().train_step(data, optim_wrapper)
 

@@ -1,4 +1,4 @@
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -80,8 +80,9 @@ class OFAKDConvProjector(BaseConnector):
         data_format (str): ``'channels_first'`` for (B, C, H, W) input,
             ``'channels_last'`` for (B, H, W, C) (permuted first; the layers
             are the same). Defaults to ``'channels_first'``.
-        init_cfg (dict, optional): Unused; OFA-KD's initialisation is
-            applied on construction.
+
+    The weights get OFA-KD's initialisation (:func:`init_projector_weights`)
+    on construction; there is no ``init_cfg``.
     """
 
     def __init__(self,
@@ -90,9 +91,8 @@ class OFAKDConvProjector(BaseConnector):
                  student_dim: int,
                  teacher_dim: int,
                  num_classes: int,
-                 data_format: str = 'channels_first',
-                 init_cfg: Optional[Dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
+                 data_format: str = 'channels_first') -> None:
+        super().__init__()
         _check_stage(stage)
         self.stage = stage
         if data_format not in ('channels_first', 'channels_last'):
@@ -169,12 +169,12 @@ class OFAKDTokenProjector(BaseConnector):
             Defaults to 0.
         num_heads (int): Attention heads of the blocks. Defaults to 4.
         mlp_ratio (float): MLP hidden width / d_S. Defaults to 4.
-        init_cfg (dict, optional): Unused; OFA-KD's initialisation is
-            applied on construction.
 
-    Inputs are (B, m + N, E) tensors, or Swin-style ``(tokens, (h, w))``
-    tuples; a token count or grid other than the one built for raises
-    ``ValueError`` (the projector would not be the paper's).
+    The weights get OFA-KD's initialisation (:func:`init_projector_weights`)
+    on construction; there is no ``init_cfg``. Inputs are (B, m + N, E)
+    tensors, or Swin-style ``(tokens, (h, w))`` tuples; a token count or grid
+    other than the one built for raises ``ValueError`` (the projector would
+    not be the paper's).
     """
 
     def __init__(self,
@@ -185,9 +185,8 @@ class OFAKDTokenProjector(BaseConnector):
                  num_classes: int,
                  num_extra_tokens: int = 0,
                  num_heads: int = 4,
-                 mlp_ratio: float = 4.,
-                 init_cfg: Optional[Dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
+                 mlp_ratio: float = 4.) -> None:
+        super().__init__()
         _check_stage(stage)
         self.stage = stage
         self.grid_size = self._as_hw(grid_size)

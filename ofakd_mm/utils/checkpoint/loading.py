@@ -19,6 +19,7 @@ import os
 import os.path as osp
 import pickle
 import re
+import zipfile
 from tempfile import TemporaryDirectory
 from typing import IO, Any, Callable, List, Optional, Tuple, Union
 from urllib.parse import urlparse
@@ -36,6 +37,10 @@ _HISTORY_BUFFER_STATISTICS = ('min', 'max', 'mean', 'current')
 _REFUSAL_PATTERNS = ('Unsupported global', 'is blocked',
                      'unrecognized function', 'Can only build',
                      'Can only create new object', 'not allowed while')
+
+#: torch's legacy (pre-zip) format opens with this number, pickled.
+_LEGACY_MAGIC = torch.serialization.MAGIC_NUMBER.to_bytes(10, 'little')
+_LEGACY_HEAD = 32
 
 FileLike = Union[str, os.PathLike, IO[bytes]]
 
@@ -113,20 +118,49 @@ def checkpoint_safe_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
     return entries
 
 
+def _container_problem(source: FileLike) -> Optional[str]:
+    """What is wrong with ``source`` as a PyTorch checkpoint file, found
+    without unpickling anything: ``None`` for an intact zip checkpoint
+    (torch's format since 1.6: every member passes its CRC check, a
+    ``data.pkl`` is there) or a file in torch's legacy format, else why it
+    is not one."""
+    if hasattr(source, 'seek'):
+        source.seek(0)  # type: ignore[union-attr]
+    if not zipfile.is_zipfile(source):  # type: ignore[arg-type]
+        if hasattr(source, 'seek'):
+            source.seek(0)  # type: ignore[union-attr]
+            head = source.read(_LEGACY_HEAD)  # type: ignore[union-attr]
+        else:
+            with open(source, 'rb') as f:  # type: ignore[arg-type]
+                head = f.read(_LEGACY_HEAD)
+        if _LEGACY_MAGIC in head:
+            return None
+        return ('not a zip archive (the end of a zip checkpoint is '
+                'missing), nor in torch\'s legacy format')
+    try:
+        with zipfile.ZipFile(source) as archive:  # type: ignore[arg-type]
+            bad_member = archive.testzip()
+            names = archive.namelist()
+    except (zipfile.BadZipFile, EOFError) as e:
+        return f'a damaged zip archive ({e})'
+    if bad_member is not None:
+        return f'a damaged zip archive ({bad_member} fails its CRC check)'
+    if not any(n == 'data.pkl' or n.endswith('/data.pkl') for n in names):
+        return 'a zip archive without the data.pkl of a PyTorch checkpoint'
+    return None
+
+
 def _refusal(source: FileLike, error: Exception) -> Optional[str]:
-    """What the allow-list refused in ``source`` (``'needs GLOBALS'`` or
-    torch's reason), or None if ``error`` is not a refusal (a corrupt or
-    foreign file)."""
+    """What the allow-list refused in an intact checkpoint ``source``
+    (``'needs GLOBALS'`` or torch's reason), or None if ``error`` is not a
+    refusal."""
     names: List[str] = []
-    if isinstance(source, (str, os.PathLike)) or hasattr(source, 'seek'):
-        try:
-            if hasattr(source, 'seek'):
-                source.seek(0)  # type: ignore[union-attr]
-            with torch.serialization.safe_globals(checkpoint_safe_globals()):
-                names = torch.serialization.get_unsafe_globals_in_checkpoint(
-                    source)
-        except Exception:  # not a zip checkpoint: rely on the message
-            names = []
+    if _is_zip(source):  # torch lists the globals of zip checkpoints only
+        if hasattr(source, 'seek'):
+            source.seek(0)  # type: ignore[union-attr]
+        with torch.serialization.safe_globals(checkpoint_safe_globals()):
+            names = torch.serialization.get_unsafe_globals_in_checkpoint(
+                source)
     if names:
         return 'needs ' + ', '.join(sorted(names))
     message = str(error)
@@ -138,6 +172,12 @@ def _refusal(source: FileLike, error: Exception) -> Optional[str]:
                     if any(p in line for p in _REFUSAL_PATTERNS))
         return f'was refused ({line.rstrip(".")})'
     return None
+
+
+def _is_zip(source: FileLike) -> bool:
+    if hasattr(source, 'seek'):
+        source.seek(0)  # type: ignore[union-attr]
+    return zipfile.is_zipfile(source)  # type: ignore[arg-type]
 
 
 def _short(error: BaseException) -> str:
@@ -184,14 +224,21 @@ def safe_torch_load(source: FileLike,
     except (FileNotFoundError, PermissionError, IsADirectoryError):
         raise
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError,
-            KeyError, IndexError, TypeError, AttributeError,
-            OSError) as error:  # OSError: a zip cut short (EINVAL)
-        refused = _refusal(source, error)
-        if refused is None:
+            IndexError, OSError) as error:
+        # What torch.load raises for a damaged or foreign file (measured on
+        # truncated, garbled and non-checkpoint files; a zip cut inside its
+        # first record gives OSError EINVAL). Whether the file is damaged is
+        # decided from the file itself, never from the message.
+        problem = _container_problem(source)
+        if problem is not None:
             raise CheckpointReadError(
                 f'{name!r} cannot be read as a PyTorch checkpoint '
-                f'({_short(error)}). The file is truncated, corrupt (e.g. a '
-                'partial copy or download) or not a checkpoint.') from error
+                f'({_short(error)}): it is {problem}. The file is truncated, '
+                'corrupt (e.g. a partial copy or download) or not a '
+                'checkpoint.') from error
+        refused = _refusal(source, error)
+        if refused is None:
+            raise  # an intact checkpoint that fails for another reason
         if not unsafe_loading_enabled():
             raise UnsafeCheckpointError(
                 f'refused to load {name!r}: its pickle {refused}, which is '
@@ -199,7 +246,7 @@ def safe_torch_load(source: FileLike,
                 'code when loaded. If you trust the '
                 f'file, set the environment variable '
                 f'{UNSAFE_CHECKPOINTS_ENV}=1 to load it with full '
-                'unpickling.') from None
+                'unpickling.') from error
         print_log(
             f'{UNSAFE_CHECKPOINTS_ENV}=1: loading {name!r} with full '
             f'unpickling although its pickle {refused}; this runs '
@@ -324,7 +371,7 @@ def load_from_mmpretrain(filename: str, map_location: Any = None) -> Any:
     except ValueError as e:
         raise FileNotFoundError(
             f'{filename!r}: {e} (mmpretrain.list_models() lists them)'
-        ) from None
+        ) from e
     if not weights:
         raise FileNotFoundError(
             f'{filename!r}: mmpretrain has no weights for {name!r}.')

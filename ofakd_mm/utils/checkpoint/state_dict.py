@@ -1,17 +1,13 @@
 """The one comparison of a state dict with a model's, with hints that fit
 what differs (used for ``teacher_ckpt``, the release tools and the timm
 converter)."""
-import importlib.util
-import os.path as osp
-from functools import lru_cache
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 import torch
 
+from .keys import DDP_PREFIX, DISTILL_PREFIXES, STUDENT_PREFIX
 from .loading import CheckpointReadError
-
-#: Key prefixes of a distillation checkpoint (mmrazor algorithm).
-_DISTILL_PREFIXES = ('architecture.', 'teacher.', 'distiller.')
+from .timm_teachers import timm_converter_models
 
 
 class StateDictMismatchError(KeyError):
@@ -119,28 +115,6 @@ def _prefix_difference(diff: StateDictDiff) -> Optional[Tuple[str, str]]:
     return None
 
 
-@lru_cache(maxsize=1)
-def timm_converter_models() -> Optional[Tuple[str, ...]]:
-    """``--model`` choices of ``tools/model_converters/timm_to_mmpretrain.py``
-    with their timm names, read from the converter itself (source tree or
-    the ``.mim`` copy of an installed package); None if it is not found."""
-    from ..config import configs_root
-    path = osp.join(
-        osp.dirname(configs_root()), 'tools', 'model_converters',
-        'timm_to_mmpretrain.py')
-    if not osp.isfile(path):
-        return None
-    try:
-        spec = importlib.util.spec_from_file_location(
-            'ofakd_mm_timm_to_mmpretrain', path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)  # type: ignore[union-attr]
-        teachers = module.TEACHERS
-    except Exception:  # a broken converter must not hide the real error
-        return None
-    return tuple(f'{k} ({v.timm_name})' for k, v in sorted(teachers.items()))
-
-
 def _head_mismatches(diff: StateDictDiff) -> List[Tuple]:
     return [m for m in diff.mismatched
             if m[0].startswith('head.') or '.head.' in m[0]]
@@ -159,9 +133,9 @@ def state_dict_hints(diff: StateDictDiff) -> List[str]:
     hints = []
     file_keys = diff.unexpected
     model_is_distill = any(
-        k.startswith(_DISTILL_PREFIXES) for k in diff.missing)
+        k.startswith(DISTILL_PREFIXES) for k in diff.missing)
     prefix = _prefix_difference(diff)
-    if any(k.startswith('architecture.') for k in file_keys) and \
+    if any(k.startswith(STUDENT_PREFIX) for k in file_keys) and \
             not model_is_distill:
         hints.append(
             'The file is a distillation checkpoint (keys '
@@ -182,9 +156,7 @@ def state_dict_hints(diff: StateDictDiff) -> List[str]:
                 'this model, or another model.')
     elif file_keys and not any(k.startswith('backbone.') for k in file_keys) \
             and any(k.startswith('backbone.') for k in diff.missing):
-        models = timm_converter_models()
-        listed = (f' (it converts: {", ".join(models)})'
-                  if models else '')
+        listed = f' (it converts: {", ".join(timm_converter_models())})'
         hints.append(
             'The keys look like a timm checkpoint (no '
             "'backbone.*' keys): convert it with "
@@ -260,5 +232,5 @@ def model_state_dict(checkpoint: Any, source: str) -> Dict[str, Any]:
         raise CheckpointReadError(
             f'{source} holds no state dict (top-level keys '
             f'{sorted(map(str, checkpoint))[:8]}).')
-    return {(k[len('module.'):] if k.startswith('module.') else k): v
+    return {(k[len(DDP_PREFIX):] if k.startswith(DDP_PREFIX) else k): v
             for k, v in state_dict.items()}

@@ -33,16 +33,16 @@ def load_teacher_checkpoint(teacher: nn.Module,
               'configs/teachers/ says how to get one.')
     try:
         checkpoint = load_checkpoint_file(filename, map_location='cpu')
-    except FileNotFoundError:
+    except FileNotFoundError as e:
         raise FileNotFoundError(
             f'{source} does not exist. Train or download the teacher first. '
-            f'{set_it}') from None
+            f'{set_it}') from e
     except (UnsafeCheckpointError, CheckpointReadError) as e:
-        raise type(e)(f'{setting}: {e} {set_it}') from None
+        raise type(e)(f'{setting}: {e} {set_it}') from e
     except OSError as e:  # e.g. urllib's HTTPError 404
         if getattr(e, 'code', None) == 404:
             raise FileNotFoundError(
-                f'{source} does not exist ({e}). {set_it}') from None
+                f'{source} does not exist ({e}). {set_it}') from e
         raise
     state_dict = model_state_dict(checkpoint, source)
     check_state_dict(
