@@ -4,6 +4,9 @@ custom_imports = dict(imports=['ofakd_mm'], allow_failed_imports=False)
 # AtomicCheckpointHook (ofakd_mm): a checkpoint is written under a temporary
 # name and renamed, and older ones are removed only after it is on disk, so
 # a run killed while saving resumes from its newest complete checkpoint.
+# OFAKDStagesHook (ofakd_mm): the OFA-KD stages of the model (module,
+# shape, grid, extra tokens, why) in every checkpoint's meta.
 default_hooks = dict(
     checkpoint=dict(type='AtomicCheckpointHook', interval=1,
-                    max_keep_ckpts=3, save_best='auto'))
+                    max_keep_ckpts=3, save_best='auto'),
+    ofakd_stages=dict(type='OFAKDStagesHook'))
