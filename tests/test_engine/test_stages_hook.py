@@ -9,7 +9,8 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from conftest import OFA_DIGITS_CFG, REPO_ROOT, run_main, small_config
+from conftest import (OFA_DIGITS_CFG, REPO_ROOT, log_lines, run_main,
+                      small_config)
 
 CONVERT = osp.join(REPO_ROOT, 'tools', 'model_converters',
                    'convert_kd_ckpt_to_student.py')
@@ -49,16 +50,6 @@ def test_released_student_keeps_the_stages(ofa_run, tmp_path):
     assert 'ofakd_stages' not in hooks and hooks.checkpoint
 
 
-class _Warnings(logging.Handler):
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.lines = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
 @pytest.mark.parametrize('stage_sources,warned', [
     (None, False),
     ({k: f'backbone.layers.{2 * k - 2}' for k in (1, 2, 3, 4)}, True),
@@ -71,13 +62,9 @@ def test_loading_into_other_stages_warns(ofa_run, tmp_path, stage_sources,
            'model.distiller.stage_sources': stage_sources,
            'load_from': ofa_run['ckpt']})
     runner = Runner.from_cfg(cfg)
-    records = _Warnings()
-    runner.logger.addHandler(records)
-    try:
+    with log_lines(runner.logger, logging.WARNING) as lines:
         runner.load_or_resume()
-    finally:
-        runner.logger.removeHandler(records)
-    found = [line for line in records.lines if 'OFA-KD stages' in line]
+    found = [line for line in lines if 'OFA-KD stages' in line]
     assert bool(found) == warned
     if warned:
         assert "(1, 'backbone.layers.1', [17, 64])" in found[0]

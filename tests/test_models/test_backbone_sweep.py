@@ -17,6 +17,7 @@ to print the table of stages at the training sizes::
     python tests/test_models/test_backbone_sweep.py
 """
 import functools
+import os.path as osp
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -555,6 +556,12 @@ def zoo_backbones() -> Dict[str, str]:
 def test_sweep_covers_every_zoo_backbone():
     zoo = zoo_backbones()
     assert set(SWEEP) == set(TAPS) == set(zoo)
+    # the README's count: all but those that need their one line
+    from conftest import REPO_ROOT
+    with open(osp.join(REPO_ROOT, 'README.md'), encoding='utf-8') as f:
+        readme = ' '.join(f.read().split())
+    assert (f'{len(zoo) - len(ONE_LINE)} of the {len(zoo)} backbone '
+            'classes') in readme
     wrong_metafile = {'ResNet', 'RegNet', 'RepVGG'}
     for backbone, name in zoo.items():
         if backbone not in wrong_metafile:

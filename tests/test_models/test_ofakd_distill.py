@@ -2,7 +2,6 @@
 bad config gets before any training step."""
 import ast
 import copy
-import logging
 import re
 
 import pytest
@@ -16,7 +15,7 @@ from ofakd_mm.models.connectors import OFAKDTokenProjector
 from ofakd_mm.models.distillers import format_stage
 from ofakd_mm.models.utils import check_input_size
 from ofakd_mm.utils import resolve_model_cfg
-from conftest import OFA_DIGITS_CFG
+from conftest import OFA_DIGITS_CFG, log_lines
 
 
 @pytest.fixture(scope='module')
@@ -185,6 +184,32 @@ def test_ofakd_distiller_under_another_algorithm_fails_at_first_step(
              [DataSample().set_gt_label(i) for i in (1, 2)], mode='loss')
 
 
+def test_ofakd_distiller_builds_alone_like_mmrazor_distillers():
+    # No global state ties it to OFAKDDistill: like MMRazor's OFDDistiller
+    # it is built on its own, and the algorithm calls `build_projectors`.
+    distiller = MODELS.build(dict(_scope_='mmrazor', type='OFAKDDistiller',
+                                  stages=(1, 4)))
+    assert not distiller.projector_cfgs
+    with pytest.raises(TypeError, match='`build_projectors`'):
+        distiller.compute_distill_losses()
+
+
+def test_user_mapping_to_an_argument_the_loss_lacks_names_the_setting(
+        base_model_cfg):
+    # MMRazor's own mapping check runs once, with the context of the
+    # setting (before: a bare AssertionError after a check of ours).
+    with pytest.raises(KeyError) as info:
+        build(base_model_cfg, **{
+            'distiller.distill_losses': dict(loss_l2=dict(type='L2Loss')),
+            'distiller.loss_forward_mappings': dict(loss_l2=dict(
+                s_feat=dict(recorder='stage2', from_student=True),
+                t_feature=dict(recorder='logits', from_student=False)))
+        })
+    message = str(info.value)
+    assert 'distiller.loss_forward_mappings.loss_l2: s_feat' in message
+    assert "'stage2'" in message and "'gt_labels'" in message
+
+
 def test_stage_sources_hint_lists_the_students_modules_in_the_accepted_form(
         base_model_cfg):
     hrnet = dict(
@@ -270,26 +295,9 @@ def test_user_loss_with_inputs_that_do_not_fit_fails_at_build(
             "'backbone.layer1') (1, 16, 16, 16)") in note
 
 
-class _Records(logging.Handler):
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.lines = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
 def test_stages_are_logged_at_build(base_model_cfg):
-    logger = MMLogger.get_current_instance()
-    records, level = _Records(), logger.level
-    logger.addHandler(records)
-    logger.setLevel(logging.INFO)
-    try:
+    with log_lines(MMLogger.get_current_instance()) as lines:
         algo = build(base_model_cfg)
-    finally:
-        logger.removeHandler(records)
-        logger.setLevel(level)
     info = algo.distiller.stage_info
     assert [i['module'] for i in info] == [
         f'backbone.layers.{i}' for i in (1, 3, 5, 7)]
@@ -297,7 +305,7 @@ def test_stages_are_logged_at_build(base_model_cfg):
         stage=1, module='backbone.layers.1', shape=[17, 64], grid=[4, 4],
         extra_tokens=1, why=info[0]['why'])
     assert info[0]['why'].startswith('declared: block 2 of the 8 blocks')
-    logged = [line for line in records.lines if line.startswith('OFA-KD ')]
+    logged = [line for line in lines if line.startswith('OFA-KD ')]
     assert logged == [f'OFA-KD {format_stage(i)}' for i in info]
     assert logged[0].startswith(
         'OFA-KD stage1: backbone.layers.1 (17, 64), grid 4x4, 1 extra '

@@ -4,6 +4,10 @@ taps that would silently be wrong (duplicates, out of order, inside a block,
 changed in place later), on real mmpretrain models and on small models built
 to hide what a rule could guess."""
 import copy
+import glob
+import inspect
+import os.path as osp
+import re
 
 import pytest
 import torch
@@ -12,11 +16,13 @@ from mmpretrain.structures import DataSample
 from mmrazor.registry import MODELS
 from torch import nn
 
-from ofakd_mm.models.utils import (StageDiscoveryError, depth_split,
-                                   discover_stage_sources, record_events,
-                                   token_layout)
-from ofakd_mm.models.utils.stage_discovery import (map_data_format,
+import ofakd_mm.models.utils as stage_utils
+from ofakd_mm.models.utils import (StageDiscoveryError, discover_stage_sources,
+                                   record_events, token_layout)
+from ofakd_mm.models.utils.stage_discovery import (Output, map_data_format,
                                                    solve_token_grid, stride_of)
+from ofakd_mm.models.utils.stage_sources import depth_split
+from conftest import REPO_ROOT
 
 CLS_HEAD = dict(type='LinearClsHead', num_classes=10, in_channels=32)
 GAP = dict(type='GlobalAveragePooling')
@@ -498,3 +504,31 @@ def test_channels_last_stages_get_channels_last_projectors():
     losses = one_step(algo, 64)
     assert all(torch.isfinite(losses[f'distill.loss_ofa_stage{k}'])
                for k in (1, 2, 3, 4))
+
+
+def test_the_stage_api_has_no_surface_for_tests_alone():
+    # Every function and class the stage modules export is used by the
+    # package or its tools, and so is every property of `Output`
+    # (before: `resolve_stage_sources` and `Output.channels` were not).
+    files = glob.glob(osp.join(REPO_ROOT, 'ofakd_mm', '**', '*.py'),
+                      recursive=True) + glob.glob(
+                          osp.join(REPO_ROOT, 'tools', '**', '*.py'),
+                          recursive=True)
+    texts = {}
+    for path in files:
+        if osp.basename(path) != '__init__.py':
+            with open(path, encoding='utf-8') as f:
+                texts[osp.realpath(path)] = f.read()
+    for name in stage_utils.__all__:
+        obj = getattr(stage_utils, name)
+        if not getattr(obj, '__module__', '').endswith(
+                ('.stage_discovery', '.stage_sources')) or (
+                isinstance(obj, type) and issubclass(obj, Exception)):
+            continue  # not the stage API, or raised for users to catch
+        defined = osp.realpath(inspect.getsourcefile(obj))
+        assert any(re.search(rf'\b{name}\b', text)
+                   for path, text in texts.items() if path != defined), name
+    for name, value in vars(Output).items():
+        if isinstance(value, property):
+            assert any(re.search(rf'\.{name}\b', text)
+                       for text in texts.values()), name

@@ -1,12 +1,11 @@
 from .input_size import check_input_size, pipeline_image_size
 from .stage_discovery import (StageDiscoveryError, record_events,
                               stage_feature, token_layout)
-from .stage_sources import (StageSource, check_stage_sources, depth_split,
+from .stage_sources import (StageSource, check_stage_sources,
                             discover_stage_sources, stage_sources_hint)
 
 __all__ = [
     'StageDiscoveryError', 'StageSource', 'check_input_size',
-    'check_stage_sources', 'depth_split', 'discover_stage_sources',
-    'pipeline_image_size', 'record_events', 'stage_feature',
-    'stage_sources_hint', 'token_layout'
+    'check_stage_sources', 'discover_stage_sources', 'pipeline_image_size',
+    'record_events', 'stage_feature', 'stage_sources_hint', 'token_layout'
 ]

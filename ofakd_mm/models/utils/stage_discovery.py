@@ -414,25 +414,22 @@ def _output_grids(output: Any, image_hw: Grid) -> Tuple[Grid, ...]:
     return ()
 
 
-class _TestLog:
-    """Stands in for a backbone's ``out_indices``/``out_scales`` during a
-    dry run: answers membership tests as the original does and logs each
-    one with the number of calls finished and started by then."""
+def _logging_setting(value: Union[list, tuple], setting: str,
+                     log: List[Tuple[str, Any, int, int]],
+                     counters: Dict[str, int]) -> Union[list, tuple]:
+    """A stand-in for a backbone's ``out_indices``/``out_scales`` during a
+    dry run: it answers membership tests as ``value`` does and logs each
+    one with the numbers of calls finished and started by then."""
+    base = type(value)
 
-    @staticmethod
-    def wrap(value: Union[list, tuple], setting: str,
-             log: List[Tuple[str, Any, int, int]],
-             counters: Dict[str, int]) -> Union[list, tuple]:
-        base = type(value)
+    class Logged(base):  # type: ignore
 
-        class Logged(base):  # type: ignore
+        def __contains__(self, item: Any) -> bool:
+            log.append((setting, item, counters['finished'],
+                        counters['started']))
+            return base.__contains__(self, item)
 
-            def __contains__(self, item: Any) -> bool:
-                log.append((setting, item, counters['finished'],
-                            counters['started']))
-                return base.__contains__(self, item)
-
-        return Logged(value)
+    return Logged(value)
 
 
 def _declared_by_tests(events: List[Event], log: List[Tuple[str, Any, int,
@@ -571,7 +568,7 @@ def record_events(model: nn.Module, input_size: InputSize,
     try:
         for setting, value in settings.items():
             setattr(root, setting,
-                    _TestLog.wrap(value, setting, log, counters))
+                    _logging_setting(value, setting, log, counters))
         _extract_feat(model, x)
     finally:
         for setting, value in settings.items():
