@@ -18,6 +18,7 @@ to print the table of stages at the training sizes::
 """
 import functools
 import os.path as osp
+import re
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -579,8 +580,28 @@ def _table_row(backbone: str) -> str:
     strides = ', '.join(
         str(stride_of(run.events[run.calls(s.source)[0]].output,
                       run.image_hw)) for s in found)
-    why = '; '.join(dict.fromkeys(s.reason.split(':')[0] for s in found))
-    return f'| {backbone} | {size} | {taps} | {strides} | {why} |'
+    return f'| {backbone} | {size} | {taps} | {strides} | {_why(found)} |'
+
+
+def _why(found: List[StageSource]) -> str:
+    """The reasons of four stages in a few words."""
+    words = []
+    for s in found:
+        kind = s.reason.split(':')[0]
+        if kind == 'declared':
+            setting = re.search(r'\.(out_indices|out_scales|feature_info)',
+                                s.reason)
+            kind = f'declared ({setting.group(1)})' if setting else kind
+        if 'isotropic' in s.reason:
+            kind += ', isotropic split'
+        words.append(kind)
+    down = [str(s.stage) for s in found if 'that ends' in s.reason]
+    steps = [str(s.stage) for s in found if 'output step' in s.reason]
+    notes = [f'stage {", ".join(down)}: before the downsample its '
+             'declared output includes'] if down else []
+    notes += [f'stage {", ".join(steps)}: before an output norm'
+              ] if steps else []
+    return '; '.join(list(dict.fromkeys(words)) + notes)
 
 
 if __name__ == '__main__':
