@@ -167,7 +167,7 @@ TAPS: Dict[str, Tuple[int, List[str], List[Tuple[int, ...]]]] = {
         299, ['Conv2d_4a_3x3', 'Mixed_5d', 'Mixed_6e', 'Mixed_7c'],
         [(192, 71, 71), (288, 35, 35), (768, 17, 17), (2048, 8, 8)]),
     'LeViT': (
-        224, ['patch_embed.patch_embed.4', 'stages.0', 'stages.1', 'stages.2'],
+        224, ['patch_embed.patch_embed.5', 'stages.0', 'stages.1', 'stages.2'],
         [(64, 28, 28), (196, 128), (49, 256), (16, 384)]),
     'MViT': (
         224, ['blocks.0', 'blocks.2', 'blocks.7', 'blocks.9'],

@@ -223,6 +223,9 @@ class Event:
         input_changed (bool): Whether that tensor was changed in place
             since (a residual ``x += ...``).
         returned (bool): Whether its parent returns its output tensor.
+        stateful (bool): Whether the module holds parameters or buffers.
+        passthrough (bool): Whether it returned its input tensor itself
+            (``nn.Identity``, dropout in eval mode).
     """
     name: str
     parent: Optional[int]
@@ -237,6 +240,17 @@ class Event:
     inputs_from: List[int] = field(default_factory=list)
     input_changed: bool = False
     returned: bool = False
+    stateful: bool = False
+    passthrough: bool = False
+
+    @property
+    def is_output_step(self) -> bool:
+        """A step a backbone may apply to a stage's output without weight
+        layers: a norm (or affine map), or an identity; not an activation.
+        """
+        return (not self.weight_layers and self.output is not None
+                and self.in_shape is not None
+                and (self.stateful or self.passthrough))
 
     @property
     def is_block(self) -> bool:
@@ -509,6 +523,8 @@ def record_events(model: nn.Module, input_size: InputSize,
 
     def make_hooks(name: str, module: nn.Module):
         leaf = next(module.children(), None) is None
+        stateful = next(module.parameters(), None) is not None or \
+            next(module.buffers(), None) is not None
 
         def pre_hook(mod, inputs):
             parent = stack[-1] if stack else None
@@ -519,7 +535,7 @@ def record_events(model: nn.Module, input_size: InputSize,
                 name, parent, leaf, counts.get(module, 0),
                 depth=len(stack), in_shape=_feature_shape(feature),
                 inputs_from=calls, input_changed=bool(
-                    calls) and first._version != version)
+                    calls) and first._version != version, stateful=stateful)
             events.append(event)
             if parent is not None:
                 events[parent].children.append(len(events) - 1)
@@ -534,6 +550,7 @@ def record_events(model: nn.Module, input_size: InputSize,
                 parse_output(output, batch, image_hw)
             event.grids = _output_grids(output, image_hw)
             event.end = counters['finished']
+            event.passthrough = output is _input_feature(inputs)
             counters['finished'] += 1
             returned = _tensors(output)
             for child in event.children:
@@ -715,14 +732,14 @@ class _Walk:
         return best
 
     def end_of(self, level: List[int]) -> int:
-        """The last call of a level that runs once, before any output norm
-        (weightless, shape-preserving) that follows it."""
+        """The last call of a level that runs once, before any output
+        steps (norms, identities) that follow it."""
         once = [i for i in level if self.calls[self.events[i].name] == 1]
         candidates = once or level
         end = candidates[-1]
         for i in reversed(candidates[:-1]):
             e = self.events[end]
-            if e.weight_layers or e.in_shape != e.output.shape:
+            if not e.is_output_step or e.in_shape != e.output.shape:
                 break
             end = i
         return end

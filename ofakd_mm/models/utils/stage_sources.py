@@ -27,7 +27,7 @@ what the model itself says, in a dry run at the training size:
 block), for the ones found here and those the user names alike.
 """
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from torch import nn
 
@@ -73,14 +73,13 @@ def _same_level(run: DryRun, a: int, b: int) -> bool:
 
 
 def _before_output_steps(run: DryRun, index: int) -> Tuple[int, List[str]]:
-    """Step back from weightless, shape-preserving calls (an output norm,
-    an activation) to the call whose output they process."""
+    """Step back from output steps (a norm, an identity) to the call whose
+    output they process."""
     skipped = []
     while True:
         event = run.events[index]
         previous = run.previous_sibling(index)
-        if event.weight_layers or event.output is None or \
-                event.in_shape is None or previous is None or \
+        if not event.is_output_step or previous is None or \
                 run.events[previous].output.size != event.output.size:
             return index, skipped
         skipped.append(event.name)
@@ -108,7 +107,7 @@ def _before_downsample(run: DryRun, index: int, down: int) -> Optional[int]:
 class _Tap:
     event: int
     setting: str
-    index: object
+    index: Any
     note: str = ''
 
 
