@@ -599,7 +599,7 @@ def _why(found: List[StageSource]) -> str:
     steps = [str(s.stage) for s in found if 'output step' in s.reason]
     notes = [f'stage {", ".join(down)}: before the downsample its '
              'declared output includes'] if down else []
-    notes += [f'stage {", ".join(steps)}: before an output norm'
+    notes += [f'stage {", ".join(steps)}: before an output norm/identity'
               ] if steps else []
     return '; '.join(list(dict.fromkeys(words)) + notes)
 
