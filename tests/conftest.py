@@ -1,12 +1,14 @@
 """Helpers shared by the tests: configs shrunk to a few CPU iterations, a
 real (briefly trained) digits teacher checkpoint, and configs parsed once."""
+import contextlib
 import functools
+import logging
 import os
 import os.path as osp
 import runpy
 import sys
 import warnings
-from typing import Any, Dict, Union
+from typing import Any, Dict, Iterator, List, Union
 
 import mmengine.config.utils as mmengine_cfg_utils
 import pytest
@@ -113,3 +115,22 @@ def run_main(script: str, *args: str) -> Union[int, str, None]:
     finally:
         sys.argv = argv
     return None
+
+
+@contextlib.contextmanager
+def log_lines(logger: logging.Logger,
+              level: int = logging.INFO) -> Iterator[List[str]]:
+    """The messages ``logger`` emits at ``level`` or above inside the
+    block, as a list filled while it runs."""
+    lines: List[str] = []
+    handler = logging.Handler(level)
+    handler.emit = lambda record: lines.append(record.getMessage())
+    previous = logger.level
+    logger.addHandler(handler)
+    if previous > level or previous == logging.NOTSET:
+        logger.setLevel(level)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)

@@ -8,6 +8,8 @@ default_hooks = dict(
     # one checkpoint, at the end (runs take a minute or two)
     checkpoint=dict(type='AtomicCheckpointHook', interval=-1, save_last=True,
                     max_keep_ckpts=1),
+    # the OFA-KD stages of the model in every checkpoint's meta
+    ofakd_stages=dict(type='OFAKDStagesHook'),
 )
 # Same seed, same results on this machine; tools/quickstart.py also pins the
 # CPU numerics that differ between machines (see the README).

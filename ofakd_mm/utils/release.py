@@ -337,6 +337,12 @@ def student_config_dict(cfg: 'Any', config: str) -> Tuple[Dict[str, Any],
             hook['type'] = theirs
             notes.append(f"default_hooks.{key}: {ours} -> mmengine's "
                          f'{theirs}')
+    for name, hook in list((out.get('default_hooks') or {}).items()):
+        # The student has no OFA-KD stages; their record stays in meta.
+        if isinstance(hook, dict) and str(hook.get(
+                'type', '')).split('.')[-1] == 'OFAKDStagesHook':
+            del out['default_hooks'][name]
+            notes.append(f'default_hooks.{name}: OFAKDStagesHook removed')
 
     out = _strip_scope(out, everywhere=False)
     out['default_scope'] = 'mmpretrain'

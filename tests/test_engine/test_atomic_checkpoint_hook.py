@@ -256,7 +256,12 @@ def test_found_from_mmpretrain_and_mmrazor_configs():
                               ach.AtomicCheckpointHook)
             assert isinstance(HOOKS.build(dict(type='StudentEMAHook')),
                               StudentEMAHook)
-    for name in ('AtomicCheckpointHook', 'StudentEMAHook'):
+    import ofakd_mm.engine.hooks as ours
+    hooks = [name for name in ours.__all__
+             if isinstance(getattr(ours, name), type)
+             and issubclass(getattr(ours, name), Hook)]
+    assert {'AtomicCheckpointHook', 'StudentEMAHook'} <= set(hooks)
+    for name in hooks:
         homes = [registry.scope for registry in
                  [HOOKS, *HOOKS.children.values()]
                  if name in registry.module_dict]

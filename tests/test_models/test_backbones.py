@@ -11,7 +11,7 @@ from torchvision.ops import deform_conv2d
 
 import ofakd_mm  # noqa: F401  (registers the backbones)
 from ofakd_mm.models.backbones.cycle_mlp import CycleFC
-from ofakd_mm.models.utils import resolve_stage_sources
+from ofakd_mm.models.utils import discover_stage_sources
 from ofakd_mm.utils import resolve_model_cfg
 
 
@@ -38,9 +38,14 @@ def _classifier(backbone: dict, in_channels: int, neck: dict,
                 in_channels=in_channels)))
 
 
+def stage_sources(model: nn.Module, size: int) -> List[str]:
+    """The modules of the four OFA-KD stages of ``model`` at ``size``."""
+    return [s.source for s in discover_stage_sources(model, size)]
+
+
 def _stage_outputs(model: nn.Module, x: torch.Tensor) -> List[torch.Tensor]:
     """Outputs of the four OFA-KD stage modules of ``model`` on ``x``."""
-    names = resolve_stage_sources(model, [1, 2, 3, 4])
+    names = stage_sources(model, x.shape[-1])
     modules = dict(model.named_modules())
     outs: Dict[str, torch.Tensor] = {}
     handles = [
@@ -96,7 +101,7 @@ def test_resmlp_outputs_and_stages():
     assert len(feats) == 1 and feats[0].shape == (1, 384, 16)
     assert logits.shape == (1, 10)
 
-    assert resolve_stage_sources(model, [1, 2, 3, 4]) == [
+    assert stage_sources(model, 64) == [
         'backbone.layers.1', 'backbone.layers.3', 'backbone.layers.9',
         'backbone.layers.11'
     ]
@@ -130,7 +135,7 @@ def test_resmlp_out_indices_and_custom_arch():
         dict(type='ResMLP', arch='s24', img_size=32),
         in_channels=384,
         neck=dict(type='GlobalAveragePooling', dim=1))
-    assert resolve_stage_sources(model, [3, 4]) == [
+    assert stage_sources(model, 32)[2:] == [
         'backbone.layers.21', 'backbone.layers.23'
     ]
 
@@ -194,7 +199,7 @@ def test_cycle_mlp_outputs_and_stages():
     assert len(feats) == 1 and feats[0].shape == (1, 512, 2, 2)
     assert logits.shape == (1, 10)
 
-    assert resolve_stage_sources(model, [1, 2, 3, 4]) == [
+    assert stage_sources(model, 64) == [
         f'backbone.stages.{i}' for i in range(4)
     ]
     # NCHW maps at strides 4, 8, 16 and 32.

@@ -7,13 +7,15 @@ import re
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 from mmpretrain.structures import DataSample
 from mmrazor.registry import MODELS
 
 from ofakd_mm.models.connectors import OFAKDTokenProjector
+from ofakd_mm.models.distillers import format_stage
 from ofakd_mm.models.utils import check_input_size
 from ofakd_mm.utils import resolve_model_cfg
-from conftest import OFA_DIGITS_CFG
+from conftest import OFA_DIGITS_CFG, log_lines
 
 
 @pytest.fixture(scope='module')
@@ -81,7 +83,6 @@ def test_distilled_deit_has_two_extra_tokens(base_model_cfg):
     ({'distiller.temperature': -1.0}, ValueError, 'temperature must be > 0'),
     ({'teacher.head.num_classes': 100}, ValueError,
      'student predicts 10 classes and the teacher 100'),
-    ({'input_size': 64}, ValueError, 'Set `input_size`'),
     ({'distiller.stage_sources': {1: 'backbone.nope', 2: 'backbone.layers.3',
                                   3: 'backbone.layers.9',
                                   4: 'backbone.layers.11'}},
@@ -91,20 +92,42 @@ def test_distilled_deit_has_two_extra_tokens(base_model_cfg):
      'teacher_ckpt'),
 ])
 def test_bad_config_fails_at_build(base_model_cfg, changes, error, match):
-    # Mixer-style fixed-size students fail the dry run at another size; the
-    # ViT student does too once its patch grid no longer matches 64 px.
-    if changes.get('input_size') == 64:
-        changes = dict(changes)
-        changes['architecture.backbone.type'] = 'MlpMixer'
-        changes['architecture.backbone.arch'] = dict(
-            embed_dims=64, num_layers=12, tokens_mlp_dims=32,
-            channels_mlp_dims=128)
-        changes['architecture.neck'] = dict(type='GlobalAveragePooling',
-                                            dim=1)
-        changes['architecture.head'] = dict(type='LinearClsHead',
-                                            num_classes=10, in_channels=64)
     with pytest.raises(error, match=match):
         build(base_model_cfg, **changes)
+
+
+def test_a_failing_dry_run_keeps_its_error_and_says_where(base_model_cfg):
+    # A Mixer mixes a fixed number of tokens: built for 16 px, it fails the
+    # dry run at 64 px. Its own error passes unchanged, with a note naming
+    # the dry run and, as the Mixer states the size it was built for, the
+    # settings to change.
+    mixer = dict(
+        _scope_='mmpretrain', type='ImageClassifier',
+        backbone=dict(type='MlpMixer', img_size=16, patch_size=4, arch=dict(
+            embed_dims=64, num_layers=12, tokens_mlp_dims=32,
+            channels_mlp_dims=128)),
+        neck=dict(type='GlobalAveragePooling', dim=1),
+        head=dict(type='LinearClsHead', num_classes=10, in_channels=64))
+    with pytest.raises(AssertionError) as info:
+        build(base_model_cfg, architecture=mixer, input_size=64)
+    assert "doesn't support dynamic input shape" in str(info.value)
+    note = ' '.join(info.value.__notes__)
+    assert 'OFA-KD build-time dry run' in note
+    assert 'at input size 64x64' in note
+    assert 'built for 16x16 images' in note and '`input_size`' in note
+
+
+def test_an_error_of_the_model_itself_gets_no_input_size_advice(
+        base_model_cfg):
+    # The student was built for the dry-run size: the error is the model's
+    # own, and nothing points at `input_size`.
+    broken = dict(base_model_cfg['architecture'])
+    broken['head'] = dict(broken['head'], in_channels=32)
+    with pytest.raises(RuntimeError) as info:
+        build(base_model_cfg, architecture=broken)
+    note = ' '.join(info.value.__notes__)
+    assert 'OFA-KD build-time dry run' in note
+    assert 'built for' not in note
 
 
 SHUFFLENET = dict(
@@ -120,11 +143,12 @@ def test_stages_of_a_backbone_outside_the_table_are_discovered(
     distiller = algo.distiller
     sources = [distiller.student_recorders.get_recorder(f'stage{k}').source
                for k in (1, 2, 3, 4)]
-    # 32 px: the stem conv (16 px), then the stages at 4, 2 and 1 px
-    assert sources == ['backbone.conv1', 'backbone.layers.0',
+    # 32 px: the stem's max-pool (8 px), then the declared stages at 4, 2
+    # and 1 px
+    assert sources == ['backbone.maxpool', 'backbone.layers.0',
                        'backbone.layers.1', 'backbone.layers.3']
-    assert all(r.startswith('discovered: ')
-               for r in distiller.stage_reasons.values())
+    assert [i['why'].split(':')[0] for i in distiller.stage_info] == [
+        'stem', 'declared', 'declared', 'declared']
 
     algo = build(
         base_model_cfg, architecture=SHUFFLENET, input_size=32, **{
@@ -135,7 +159,7 @@ def test_stages_of_a_backbone_outside_the_table_are_discovered(
               for k, v in algo.distiller.projector_cfgs.items()}
     assert shapes == {'stage1': 48, 'stage2': 96, 'stage3': 192,
                       'stage4': 1024}
-    assert set(algo.distiller.stage_reasons.values()) == {
+    assert {i['why'] for i in algo.distiller.stage_info} == {
         'user: stage_sources'}
 
 
@@ -144,18 +168,49 @@ def test_stages_of_a_backbone_outside_the_table_are_discovered(
 
 @pytest.mark.parametrize('algorithm', ['FrozenTeacherDistill',
                                        'SingleTeacherDistill'])
-def test_ofakd_distiller_under_another_algorithm_fails_at_build(
+def test_ofakd_distiller_under_another_algorithm_fails_at_first_step(
         base_model_cfg, algorithm):
+    # Only OFAKDDistill builds the exit branches: under another algorithm
+    # the first training step stops, before any step without OFA losses.
     model = dict(
         _scope_='mmrazor', type=algorithm,
         architecture=base_model_cfg['architecture'],
         teacher=base_model_cfg['teacher'],
         distiller=dict(type='OFAKDDistiller'))
+    algo = MODELS.build(model)
+    algo.train()
     with pytest.raises(TypeError, match="model.type='OFAKDDistill'"):
-        MODELS.build(model)
+        algo(torch.randn(2, 3, 16, 16),
+             [DataSample().set_gt_label(i) for i in (1, 2)], mode='loss')
 
 
-def test_stage_sources_hint_is_the_form_the_distiller_accepts(
+def test_ofakd_distiller_builds_alone_like_mmrazor_distillers():
+    # No global state ties it to OFAKDDistill: like MMRazor's OFDDistiller
+    # it is built on its own, and the algorithm calls `build_projectors`.
+    distiller = MODELS.build(dict(_scope_='mmrazor', type='OFAKDDistiller',
+                                  stages=(1, 4)))
+    assert not distiller.projector_cfgs
+    with pytest.raises(TypeError, match='`build_projectors`'):
+        distiller.compute_distill_losses()
+
+
+def test_user_mapping_to_an_argument_the_loss_lacks_names_the_setting(
+        base_model_cfg):
+    # MMRazor's own mapping check runs once, with the context of the
+    # setting (before: a bare AssertionError after a check of ours).
+    with pytest.raises(KeyError) as info:
+        build(base_model_cfg, **{
+            'distiller.distill_losses': dict(loss_l2=dict(type='L2Loss')),
+            'distiller.loss_forward_mappings': dict(loss_l2=dict(
+                s_feat=dict(recorder='stage2', from_student=True),
+                t_feature=dict(recorder='logits', from_student=False)))
+        })
+    message = str(info.value)
+    assert 'distiller.loss_forward_mappings.loss_l2: s_feat' in message
+    assert "'stage2'" in message and "'gt_labels'" in message
+
+
+def test_stage_sources_hint_lists_the_students_modules_in_the_accepted_form(
         base_model_cfg):
     hrnet = dict(
         _scope_='mmpretrain', type='ImageClassifier',
@@ -169,6 +224,12 @@ def test_stage_sources_hint_is_the_form_the_distiller_accepts(
     assert hint is not None, str(info.value)
     written = ast.literal_eval(hint.group(1))
     assert sorted(written) == [1, 2, 3, 4]
+    # modules of this student, with their output shapes per stride
+    student = MODELS.build(copy.deepcopy(hrnet))
+    modules = dict(student.named_modules())
+    assert all(name in modules for name in written.values())
+    assert 'stride 8: ' in str(info.value)
+    assert "'backbone.layer1'" not in str(info.value)
     # the README one-liner for HRNet, in that form
     stage_sources = {
         k: f'backbone.stage4.2.branches.{k - 1}'
@@ -210,6 +271,45 @@ def test_user_mappings_may_use_ofa_recorders_and_connectors(
     # same branch logits: same top-1
     assert losses['distill.top1_stage2_eps2'] == losses[
         'distill.top1_stage2']
+
+
+def test_user_loss_with_inputs_that_do_not_fit_fails_at_build(
+        base_model_cfg):
+    # An MMRazor feature loss between a student token stage and a teacher
+    # feature map: the build-time dry run names the loss, both recorders
+    # and their shapes (before: a raw torch error at the first step).
+    with pytest.raises(RuntimeError) as info:
+        build(base_model_cfg, **{
+            'distiller.teacher_recorders': dict(
+                feat=dict(type='ModuleOutputs', source='backbone.layer1')),
+            'distiller.distill_losses': dict(loss_l2=dict(type='L2Loss')),
+            'distiller.loss_forward_mappings': dict(loss_l2=dict(
+                s_feature=dict(recorder='stage2', from_student=True),
+                t_feature=dict(recorder='feat', from_student=False)))
+        })
+    note = ' '.join(info.value.__notes__)
+    assert "distill loss 'loss_l2' (L2Loss)" in note
+    assert ("s_feature = student recorder 'stage2' (source "
+            "'backbone.layers.3') (1, 17, 64)") in note
+    assert ("t_feature = teacher recorder 'feat' (source "
+            "'backbone.layer1') (1, 16, 16, 16)") in note
+
+
+def test_stages_are_logged_at_build(base_model_cfg):
+    with log_lines(MMLogger.get_current_instance()) as lines:
+        algo = build(base_model_cfg)
+    info = algo.distiller.stage_info
+    assert [i['module'] for i in info] == [
+        f'backbone.layers.{i}' for i in (1, 3, 5, 7)]
+    assert info[0] == dict(
+        stage=1, module='backbone.layers.1', shape=[17, 64], grid=[4, 4],
+        extra_tokens=1, why=info[0]['why'])
+    assert info[0]['why'].startswith('declared: block 2 of the 8 blocks')
+    logged = [line for line in lines if line.startswith('OFA-KD ')]
+    assert logged == [f'OFA-KD {format_stage(i)}' for i in info]
+    assert logged[0].startswith(
+        'OFA-KD stage1: backbone.layers.1 (17, 64), grid 4x4, 1 extra '
+        'token(s); why: declared: ')
 
 
 def test_token_count_is_checked_at_run_time(base_model_cfg):
@@ -278,7 +378,7 @@ def test_tokens_on_a_non_square_image_are_not_guessed(base_model_cfg):
       'distiller.loss_forward_mappings': dict(loss_l2=dict(
           s_feature=dict(recorder='stage9', from_student=True),
           t_feature=dict(recorder='logits', from_student=False)))},
-     KeyError, 'loss_forward_mappings.loss_l2.s_feature'),
+     KeyError, 'loss_forward_mappings.loss_l2: For s_feature, "stage9"'),
 ])
 def test_clashing_or_unknown_names_fail_at_build(base_model_cfg, changes,
                                                  error, setting):

@@ -3,7 +3,7 @@ from typing import Dict, Sequence, Union
 from mmengine.model import BaseModel
 from mmrazor.registry import MODELS
 
-from ..distillers import OFAKDDistiller, ofakd_distill_building
+from ..distillers import OFAKDDistiller
 from .frozen_teacher_distill import FrozenTeacherDistill
 
 
@@ -30,8 +30,7 @@ class OFAKDDistill(FrozenTeacherDistill):
                  teacher: Union[BaseModel, Dict],
                  input_size: Union[int, Sequence[int]] = 224,
                  **kwargs) -> None:
-        with ofakd_distill_building():
-            super().__init__(distiller, teacher, **kwargs)
+        super().__init__(distiller, teacher, **kwargs)
         if not isinstance(self.distiller, OFAKDDistiller):
             raise TypeError('OFAKDDistill needs distiller type '
                             f'OFAKDDistiller, got {type(self.distiller)}.')

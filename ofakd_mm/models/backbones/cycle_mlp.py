@@ -10,8 +10,6 @@ from mmengine.model import BaseModule, ModuleList, Sequential
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from mmpretrain.registry import MODELS
 
-from ..utils.stage_sources import _staged_stages, register_stage_sources
-
 
 class CycleFC(nn.Linear):
     """Cycle fully-connected layer of CycleMLP.
@@ -379,6 +377,3 @@ class CycleMLP(BaseBackbone):
                 out = norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
                 outs.append(out.contiguous())
         return tuple(outs)
-
-
-register_stage_sources('CycleMLP')(_staged_stages)

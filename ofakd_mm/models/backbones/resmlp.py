@@ -9,8 +9,6 @@ from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from mmpretrain.models.utils import LayerScale, to_2tuple
 from mmpretrain.registry import MODELS
 
-from ..utils.stage_sources import _isotropic_stages, register_stage_sources
-
 
 class Affine(nn.Module):
     """Per-channel affine map ``alpha * x + beta``, ResMLP's replacement for
@@ -272,6 +270,3 @@ class ResMLP(BaseBackbone):
             if i in self.out_indices:
                 outs.append(x.transpose(1, 2))
         return tuple(outs)
-
-
-register_stage_sources('ResMLP')(_isotropic_stages)

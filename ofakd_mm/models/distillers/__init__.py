@@ -1,7 +1,8 @@
 from .logits_recorder import OFAKDLogitsRecorder, mean_logits
-from .ofakd_distiller import OFAKDDistiller, ofakd_distill_building
+from .ofakd_distiller import OFAKDDistiller, format_stage
+from .stage_recorder import OFAKDStageRecorder
 
 __all__ = [
-    'OFAKDDistiller', 'OFAKDLogitsRecorder', 'mean_logits',
-    'ofakd_distill_building'
+    'OFAKDDistiller', 'OFAKDLogitsRecorder', 'OFAKDStageRecorder',
+    'format_stage', 'mean_logits'
 ]

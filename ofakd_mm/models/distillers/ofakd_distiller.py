@@ -1,8 +1,8 @@
-import contextlib
-import contextvars
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+import logging
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
+from mmengine.logging import print_log
 from mmpretrain.structures import DataSample
 from mmrazor.models.algorithms.base import LossResults
 from mmrazor.models.distillers import ConfigurableDistiller
@@ -12,34 +12,53 @@ from torch import nn
 
 from ..losses import OFAKDLoss
 from ..losses.utils import target_class_index
-from ..utils import StageSource, discover_stage_sources, table_stage_sources
-from ..utils.stage_discovery import (CHANNELS_FIRST, Event, as_hw,
-                                     classifier_root, map_data_format,
-                                     record_events, stage_sources_hint,
-                                     token_layout)
+from ..utils import (StageSource, check_stage_sources, discover_stage_sources,
+                     record_events, stage_sources_hint, token_layout)
+from ..utils.stage_discovery import (CHANNELS_FIRST, DryRun, ErrorNote, as_hw,
+                                     classifier_root, declared_image_size,
+                                     map_data_format, parse_output)
 
 InputSize = Union[int, Sequence[int]]
 StageSources = Union[Dict[int, str], Sequence[str]]
 
-_BUILDING = contextvars.ContextVar('ofakd_distill_building', default=False)
+#: The form of ``stage_sources``, for messages before the student is known.
+STAGE_SOURCES_FORM = ("stage_sources={1: '<module>', 2: '<module>', "
+                      "3: '<module>', 4: '<module>'} (module names from the "
+                      "student's root, e.g. 'backbone.stages.0')")
 
 
-@contextlib.contextmanager
-def ofakd_distill_building() -> Iterator[None]:
-    """Context in which an :class:`OFAKDDistiller` may be built: entered by
-    ``OFAKDDistill``, the algorithm that runs the dry run that builds its
-    projectors (under any other algorithm its losses would never run)."""
-    token = _BUILDING.set(True)
-    try:
-        yield
-    finally:
-        _BUILDING.reset(token)
+def format_stage(info: Dict[str, Any]) -> str:
+    """One line for an entry of :attr:`OFAKDDistiller.stage_info`: module,
+    output shape (without the batch), grid, extra tokens and why."""
+    grid = 'x'.join(map(str, info['grid'])) if info.get('grid') else '?'
+    line = (f"stage{info['stage']}: {info['module']} "
+            f"{tuple(info['shape'])}, grid {grid}")
+    if info.get('extra_tokens') is not None:
+        line += f", {info['extra_tokens']} extra token(s)"
+    return line + f"; why: {info['why']}"
 
 
-def _dry_run_failed(size: Sequence[int], role: str, error: Exception) -> str:
-    return (f'OFA-KD dry run of the {role} at input size {tuple(size)} failed '
-            f'({type(error).__name__}: {error}). Set `input_size` of '
-            'OFAKDDistill to the image size of the data pipeline.')
+def _dry_run_note(model: nn.Module, role: str, image_hw: Tuple[int, int],
+                  what: str) -> str:
+    """Where an error of a build-time dry run comes from, and the size the
+    model states it was built for if that differs from ``input_size``."""
+    note = (f'OFA-KD build-time dry run ({what}) of the {role} at input '
+            f'size {image_hw[0]}x{image_hw[1]} (OFAKDDistill.input_size).')
+    built = declared_image_size(model)
+    if built is not None and built != image_hw:
+        note += (f' The {role} backbone was built for {built[0]}x{built[1]}'
+                 ' images (its `img_size`): set `input_size` of OFAKDDistill'
+                 ' to the image size of the data pipeline, and `img_size` '
+                 'to the same.')
+    return note
+
+
+def _shape_of(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return str(tuple(value.shape))
+    if isinstance(value, (tuple, list)):
+        return '(' + ', '.join(_shape_of(v) for v in value) + ')'
+    return type(value).__name__
 
 
 def _feature_width(feature: Any) -> int:
@@ -72,20 +91,25 @@ class OFAKDDistiller(ConfigurableDistiller):
     Losses are logged as ``loss_ofa_stage{k}`` (weight ``ofa_loss_weight``)
     and ``loss_ofa_final`` (weight ``kd_loss_weight``), and the top-1
     accuracy of every branch on the training batch as ``top1_stage{k}`` and
-    ``top1_final``. The projectors are built by :meth:`build_projectors`
-    from a dry-run forward; only ``OFAKDDistill`` runs it, so building this
-    distiller under another algorithm raises ``TypeError``.
+    ``top1_final``. The algorithm builds the projectors by calling
+    :meth:`build_projectors` with the student, the teacher and the training
+    image size (as MMRazor's ``OverhaulFeatureDistillation`` calls its
+    distiller): ``OFAKDDistill`` does; under any other algorithm the first
+    training step raises ``TypeError`` instead of training without them.
 
-    The stage modules are, in this order: ``stage_sources`` if given, the
-    stage table (:mod:`ofakd_mm.models.utils.stage_sources`) if it lists the
-    backbone, else the ones the dry run finds
-    (:func:`ofakd_mm.models.utils.discover_stage_sources`).
+    The stage modules are ``stage_sources`` if given, else the ones
+    :func:`ofakd_mm.models.utils.discover_stage_sources` finds in a dry run
+    at the training size; both are checked
+    (:func:`ofakd_mm.models.utils.check_stage_sources`). At build, each
+    stage's module, output shape, grid, extra tokens and the reason for the
+    choice are logged and kept in :attr:`stage_info`.
 
     Any ``student_recorders``, ``teacher_recorders``, ``connectors``,
     ``distill_losses`` and ``loss_forward_mappings`` given in the config are
     added to OFA's own (whose names they may not reuse); the mappings may
     refer to OFA's recorders (``stage{k}``, ``logits``, ``gt_labels``) and
-    connectors (``stage{k}``).
+    connectors (``stage{k}``). Every loss runs once in the build-time dry
+    run, so that a shape mismatch fails there, naming the loss.
 
     Args:
         stages (Sequence[int]): Student stages (1..4) that get a branch.
@@ -100,7 +124,7 @@ class OFAKDDistiller(ConfigurableDistiller):
             Defaults to 1.0.
         stage_sources (dict | Sequence[str], optional): Module names of the
             student's stages, ``{1: 'backbone.layer1', ...}`` or a list of
-            four names, instead of the table or the discovered ones.
+            four names, instead of the discovered ones.
         logits_source (str, optional): Module whose output is the final
             logits, for student and teacher unless the next two are set.
             Defaults to ``'head'`` for mmpretrain classifiers, ``'model'``
@@ -134,16 +158,6 @@ class OFAKDDistiller(ConfigurableDistiller):
                  distill_losses: Optional[Dict] = None,
                  loss_forward_mappings: Optional[Dict] = None,
                  **kwargs) -> None:
-        if not _BUILDING.get():
-            raise TypeError(
-                'OFAKDDistiller builds its projectors from a dry run that '
-                'only the OFAKDDistill algorithm performs; under another '
-                'algorithm '
-                'no OFA loss would ever be computed. Set `model.type='
-                "'OFAKDDistill'` in the config, or write the projectors and "
-                'losses out with a ConfigurableDistiller (see '
-                'configs/quickstart/ofa-configurable_resnet18-w16_vit-d64-l8_'
-                '1xb32-40e_digits20shot.py).')
         self.stages = self._check_stages(stages)
         self.stage_sources = self._check_stage_sources(stage_sources,
                                                        self.stages)
@@ -182,10 +196,9 @@ class OFAKDDistiller(ConfigurableDistiller):
             teacher=teacher_logits_source or logits_source)
         self.label_source = label_source
         self.projector_cfgs: Dict[str, Dict] = dict()
-        #: why each stage module was chosen, e.g. 'stage table (ResNet)'
-        self.stage_reasons: Dict[str, str] = dict()
-        #: how each token stage's grid and extra tokens were found
-        self.layout_reasons: Dict[str, str] = dict()
+        #: per stage: module, shape, grid, extra tokens and why (plain
+        #: types: logged at build, stored in checkpoint meta)
+        self.stage_info: List[Dict[str, Any]] = []
 
     @staticmethod
     def _check_stages(stages: Sequence[int]) -> List[int]:
@@ -212,17 +225,17 @@ class OFAKDDistiller(ConfigurableDistiller):
             if bad:
                 raise KeyError(
                     f'stage_sources keys must be the stage numbers 1..4, got '
-                    f'{bad}: write {stage_sources_hint()}.')
+                    f'{bad}: write {STAGE_SOURCES_FORM}.')
             missing = [k for k in stages if k not in sources]
             if missing:
                 raise KeyError(
                     f'stage_sources has no module for stages {missing}; it '
-                    f'has {sorted(sources)}: write {stage_sources_hint()}.')
+                    f'has {sorted(sources)}: write {STAGE_SOURCES_FORM}.')
             return {k: str(sources[k]) for k in stages}
         if isinstance(sources, str) or len(sources) != 4:
             raise ValueError(
                 'stage_sources as a list must name the modules of all 4 '
-                f'stages, got {sources!r}: write {stage_sources_hint()}.')
+                f'stages, got {sources!r}: write {STAGE_SOURCES_FORM}.')
         return {k: str(sources[k - 1]) for k in stages}
 
     @staticmethod
@@ -318,38 +331,32 @@ class OFAKDDistiller(ConfigurableDistiller):
     # -------------------------------------------------------------- dry run
 
     def _stage_sources(self, student: nn.Module,
-                       input_size: InputSize,
-                       probe: '_Probe') -> List[StageSource]:
-        if self.stage_sources is not None:
-            return [
-                StageSource(k, self.stage_sources[k], 'user: stage_sources')
-                for k in self.stages
-            ]
-        entry = table_stage_sources(student)
-        if entry is not None:
-            family, names = entry
-            return [
-                StageSource(k, names[k - 1], f'stage table ({family})')
-                for k in self.stages
-            ]
-        found = discover_stage_sources(student, input_size, probe.events())
-        return [found[k - 1] for k in self.stages]
-
-    def _add_stage_recorders(self, student: nn.Module,
-                             sources: List[StageSource]) -> None:
+                       run: DryRun) -> List[StageSource]:
+        if self.stage_sources is None:
+            found = discover_stage_sources(student, run.image_hw, run)
+            return [found[k - 1] for k in self.stages]
+        chosen = [
+            StageSource(k, self.stage_sources[k], 'user: stage_sources')
+            for k in self.stages
+        ]
         modules = dict(student.named_modules())
-        for choice in sources:
+        for choice in chosen:
             if choice.source not in modules:
                 raise KeyError(
                     f'Stage {choice.stage} source {choice.source!r} is not a '
                     'module of the student: fix `stage_sources` in the '
-                    f'distiller config, e.g. {stage_sources_hint()}.')
+                    f'distiller config. {stage_sources_hint(run)}')
+        check_stage_sources(run, chosen)
+        return chosen
+
+    def _add_stage_recorders(self, student: nn.Module,
+                             sources: List[StageSource]) -> None:
+        for choice in sources:
             recorder = TASK_UTILS.build(
-                dict(type='ModuleOutputsRecorder', source=choice.source))
+                dict(type='OFAKDStageRecorder', source=choice.source))
             recorder.initialize(student)
             self.student_recorders.recorders[f'stage{choice.stage}'] = \
                 recorder
-            self.stage_reasons[f'stage{choice.stage}'] = choice.reason
 
     @torch.no_grad()
     def _dry_run(self, model: nn.Module, x: torch.Tensor, role: str,
@@ -364,8 +371,10 @@ class OFAKDDistiller(ConfigurableDistiller):
             if isinstance(head, nn.Module) else None
         was_training = model.training
         model.eval()
+        mode = 'loss mode' if role == 'student' else 'tensor mode'
         try:
-            with recorders:
+            with ErrorNote(_dry_run_note(model, role, x.shape[2:], mode)), \
+                    recorders:
                 if role == 'student':
                     model(x, [DataSample().set_gt_label(0)], mode='loss')
                 else:
@@ -374,10 +383,6 @@ class OFAKDDistiller(ConfigurableDistiller):
             # in eval mode: pre_logits may hold a BatchNorm (Vig's head)
             return self._final_width(model, head_inputs,
                                      int(logits.shape[-1]), role)
-        except Exception as e:
-            if 'feature width' in str(e):
-                raise
-            raise ValueError(_dry_run_failed(x.shape[2:], role, e)) from e
         finally:
             model.train(was_training)
             if handle is not None:
@@ -425,8 +430,12 @@ class OFAKDDistiller(ConfigurableDistiller):
     def build_projectors(self, student: nn.Module, teacher: nn.Module,
                          input_size: InputSize) -> None:
         """Choose the student's stage modules, measure stage shapes, d_S,
-        d_T and num_classes with dry-run forwards at ``input_size`` and
-        build one projector per stage.
+        d_T and num_classes with dry-run forwards at ``input_size``, build
+        one projector per stage, and run every distillation loss once.
+
+        Called by the algorithm once student and teacher are built (by
+        ``OFAKDDistill.__init__``), so that the projectors are in the
+        optimizer, in DDP and in checkpoints.
 
         Args:
             student (nn.Module): The student classifier.
@@ -434,9 +443,12 @@ class OFAKDDistiller(ConfigurableDistiller):
             input_size (int | tuple[int, int]): Training image size.
         """
         image_hw = as_hw(input_size)
-        probe = _Probe(student, image_hw)
-        self._add_stage_recorders(
-            student, self._stage_sources(student, image_hw, probe))
+        self._check_trainable_stages(student)
+        with ErrorNote(_dry_run_note(student, 'student', image_hw,
+                                     'feature extractor, to find stages')):
+            run = record_events(student, image_hw)
+        sources = self._stage_sources(student, run)
+        self._add_stage_recorders(student, sources)
         device = next(student.parameters()).device
         x = torch.zeros(1, 3, *image_hw, device=device)
         student_dim = self._dry_run(student, x, 'student',
@@ -454,26 +466,74 @@ class OFAKDDistiller(ConfigurableDistiller):
                 f'The student predicts {num_classes} classes and the teacher '
                 f'{teacher_classes}: set the same `num_classes` in both heads '
                 '(and use a teacher fine-tuned on this dataset).')
-        for k in self.stages:
-            name = f'stage{k}'
+        self.stage_info = []
+        for choice in sources:
+            name = f'stage{choice.stage}'
             recorder = self.student_recorders.get_recorder(name)
-            cfg = self._projector_cfg(k, recorder.source,
-                                      recorder.get_record_data(), student,
-                                      image_hw, probe)
+            why = choice.reason
+            if recorder.changed_since_recorded():
+                # The forward writes into this tensor after the stage (the
+                # next block updates it in place): record a copy, so that
+                # the branch sees what the stage output.
+                recorder.copy = True
+                why += ('; its output is changed in place later in the '
+                        'forward, the recorder keeps a copy')
+            cfg, layout = self._projector_cfg(
+                choice.stage, recorder.source, recorder.get_record_data(),
+                student, image_hw, run)
             cfg.update(student_dim=student_dim, num_classes=num_classes)
             if cfg['type'] == 'OFAKDConvProjector':
                 cfg['teacher_dim'] = teacher_dim
             self.projector_cfgs[name] = cfg
             self.connectors[name] = MODELS.build(cfg).to(device)
+            self.stage_info.append(self._stage_entry(
+                choice, recorder.get_record_data(), cfg, image_hw,
+                why + (f'; {layout}' if layout else '')))
+        self.loss_forward_mappings = self._loss_forward_mappings()
+        self._check_losses()
         for manager in (self.student_recorders, self.teacher_recorders):
             for recorder in manager.recorders.values():
                 recorder.reset_data_buffer()
-        self.loss_forward_mappings = self._loss_forward_mappings()
+        for info in self.stage_info:
+            print_log(f'OFA-KD {format_stage(info)}', logger='current',
+                      level=logging.INFO)
+
+    @staticmethod
+    def _check_trainable_stages(student: nn.Module) -> None:
+        backbone = classifier_root(student)[1]
+        # mmpretrain's RevVisionTransformer trains its layers inside an
+        # autograd Function (reversible backprop) unless this is set: the
+        # stage features then carry no gradient back to the student.
+        if getattr(backbone, 'no_custom_backward', None) is False:
+            raise ValueError(
+                f'The student {type(backbone).__name__} trains its layers '
+                'through a custom reversible backward, in which intermediate '
+                'features carry no gradient: the OFA-KD exit branches would '
+                'train themselves and not the student. Set '
+                '`no_custom_backward=True` on the student backbone '
+                '(model.architecture.backbone; ordinary backprop, more '
+                'memory).')
+
+    @staticmethod
+    def _stage_entry(choice: StageSource, record: Any, cfg: Dict,
+                     image_hw: Tuple[int, int], why: str) -> Dict[str, Any]:
+        tensor = record[0] if isinstance(record, (tuple, list)) else record
+        if cfg['type'] == 'OFAKDTokenProjector':
+            grid = cfg['grid_size']
+            grid = [grid, grid] if isinstance(grid, int) else list(grid)
+            extra = int(cfg.get('num_extra_tokens', 0))
+        else:
+            grid = list(parse_output(tensor, tensor.shape[0], image_hw).grid)
+            extra = None
+        return dict(stage=choice.stage, module=choice.source,
+                    shape=[int(s) for s in tensor.shape[1:]],
+                    grid=[int(g) for g in grid], extra_tokens=extra, why=why)
 
     def _projector_cfg(self, stage: int, source: str, record: Any,
                        student: nn.Module, image_hw: Tuple[int, int],
-                       probe: '_Probe') -> Dict:
-        name = f'stage{stage}'
+                       run: DryRun) -> Tuple[Dict, str]:
+        """The projector config for a stage's record, and how a token
+        stage's grid and extra tokens were found."""
         if isinstance(record, (tuple, list)) and len(record) >= 2 and \
                 isinstance(record[0], torch.Tensor) and record[0].dim() == 3:
             # Swin-style (tokens, (h, w)): the stage states its grid.
@@ -484,13 +544,12 @@ class OFAKDDistiller(ConfigurableDistiller):
                 raise ValueError(
                     f'Stage {stage} ({source}) gives {tokens.shape[1]} tokens '
                     f'for a {grid[0]}x{grid[1]} grid: point `stage_sources` '
-                    'at another module.')
-            self.layout_reasons[name] = (
-                f'{extra} extra token(s) and grid {grid[0]}x{grid[1]} from '
-                'its (tokens, hw) output')
+                    f'at another module. {stage_sources_hint(run)}')
             return dict(
                 type='OFAKDTokenProjector', embed_dim=int(tokens.shape[-1]),
-                grid_size=grid, stage=stage, num_extra_tokens=extra)
+                grid_size=grid, stage=stage, num_extra_tokens=extra), (
+                    f'{extra} extra token(s) and grid {grid[0]}x{grid[1]} '
+                    'from its (tokens, hw) output')
         if isinstance(record, torch.Tensor) and record.dim() == 4:
             data_format = map_data_format(record.shape, image_hw)
             if data_format is not None:
@@ -501,23 +560,21 @@ class OFAKDDistiller(ConfigurableDistiller):
                     stage=stage)
                 if data_format != CHANNELS_FIRST:
                     cfg['data_format'] = data_format
-                return cfg
+                return cfg, ''
         if isinstance(record, torch.Tensor) and record.dim() == 3:
             layout = token_layout(student, source, int(record.shape[1]),
-                                  image_hw, probe.events())
-            self.layout_reasons[name] = layout.reason
+                                  image_hw, run)
             grid = layout.grid
             return dict(
                 type='OFAKDTokenProjector', embed_dim=int(record.shape[-1]),
                 grid_size=grid[0] if grid[0] == grid[1] else grid,
-                stage=stage, num_extra_tokens=layout.num_extra_tokens)
-        shape = tuple(record.shape) if isinstance(record, torch.Tensor) \
-            else type(record).__name__
+                stage=stage, num_extra_tokens=layout.num_extra_tokens), \
+                layout.reason
         raise ValueError(
-            f'Stage {stage} ({source}) outputs {shape}; OFA-KD projects '
-            '(B, C, H, W) or (B, H, W, C) feature maps and (B, N, E) tokens: '
-            'point `stage_sources` at modules with such outputs, e.g. '
-            f'{stage_sources_hint()}.')
+            f'Stage {stage} ({source}) outputs {_shape_of(record)}; OFA-KD '
+            'projects (B, C, H, W) or (B, H, W, C) feature maps and (B, N, E) '
+            'tokens: point `stage_sources` at modules with such outputs. '
+            + stage_sources_hint(run))
 
     def _loss_forward_mappings(self) -> Dict[str, Dict]:
         label = dict(recorder='gt_labels', from_student=True, data_idx=1)
@@ -532,40 +589,75 @@ class OFAKDDistiller(ConfigurableDistiller):
         mappings['loss_ofa_final'] = dict(
             preds_S=dict(recorder='logits', from_student=True),
             preds_T=teacher_logits, gt_labels=label)
+        # MMRazor's own check of the user's mappings, now that the stage
+        # recorders and connectors exist; it fails by assertion, so the
+        # context (which setting, what exists) is added here.
         for loss_name, mapping in self._user_mappings.items():
-            if loss_name not in self.distill_losses:
+            try:
+                self._check_loss_forward_mappings(
+                    self.distill_losses, {loss_name: mapping},
+                    self.student_recorders, self.teacher_recorders)
+            except (AssertionError, TypeError) as err:
                 raise KeyError(
-                    f'loss_forward_mappings names loss {loss_name!r}, which '
-                    '`distiller.distill_losses` does not define; the losses '
-                    f'are {sorted(self.distill_losses)}.')
-            for arg, record in dict(mapping).items():
-                if not isinstance(record, dict) or 'recorder' not in record:
-                    continue
-                student = record.get('from_student')
-                manager = self.student_recorders if student else \
-                    self.teacher_recorders
-                role = 'student' if student else 'teacher'
-                if record['recorder'] not in manager.recorders:
-                    raise KeyError(
-                        f'loss_forward_mappings.{loss_name}.{arg} reads '
-                        f'{role} recorder {record["recorder"]!r}, which does '
-                        f'not exist; the {role} recorders are '
-                        f'{sorted(manager.recorders)}.')
-                connector = record.get('connector')
-                if connector is not None and connector not in self.connectors:
-                    raise KeyError(
-                        f'loss_forward_mappings.{loss_name}.{arg} uses '
-                        f'connector {connector!r}, which does not exist; the '
-                        f'connectors are {sorted(self.connectors)}.')
+                    f'distiller.loss_forward_mappings.{loss_name}: {err} The '
+                    f'losses are {sorted(self.distill_losses)}, the student '
+                    f'recorders {sorted(self.student_recorders.recorders)}, '
+                    'the teacher recorders '
+                    f'{sorted(self.teacher_recorders.recorders)}, the '
+                    f'connectors {sorted(self.connectors)}.') from err
         mappings.update(self._user_mappings)
-        self._check_loss_forward_mappings(self.distill_losses, mappings,
-                                          self.student_recorders,
-                                          self.teacher_recorders)
         return mappings
+
+    def _describe_input(self, record: Dict) -> str:
+        role = 'student' if record.get('from_student') else 'teacher'
+        manager = self.student_recorders if role == 'student' else \
+            self.teacher_recorders
+        recorder = manager.get_recorder(record['recorder'])
+        data = recorder.get_record_data(record.get('record_idx', 0),
+                                        record.get('data_idx'))
+        text = (f"{role} recorder {record['recorder']!r} (source "
+                f'{recorder.source!r}) {_shape_of(data)}')
+        if record.get('connector'):
+            text += f" through connector {record['connector']!r}"
+        return text
+
+    @torch.no_grad()
+    def _check_losses(self) -> None:
+        """Compute every loss once on the records of the dry run (batch 1,
+        eval mode), so that inputs that do not fit fail at build time with
+        the loss, its recorders and their shapes named."""
+        was_training = self.training
+        self.eval()
+        try:
+            for loss_name, mapping in self.loss_forward_mappings.items():
+                inputs = '; '.join(
+                    f'{arg} = {self._describe_input(record)}'
+                    for arg, record in mapping.items())
+                loss = self.distill_losses[loss_name]
+                with ErrorNote(
+                        f'OFA-KD build-time dry run of distill loss '
+                        f'{loss_name!r} ({type(loss).__name__}) with '
+                        f'{inputs}: make the inputs fit it (other '
+                        'recorders, or a connector) in '
+                        '`distiller.loss_forward_mappings`.'):
+                    loss(**{k: self.get_record(**v)
+                            for k, v in mapping.items()})
+        finally:
+            self.train(was_training)
 
     def compute_distill_losses(self) -> LossResults:
         """Compute every mapped loss; for :class:`OFAKDLoss` terms also log
         the branch's top-1 accuracy (%) on the batch as ``top1_*``."""
+        if not self.projector_cfgs:
+            raise TypeError(
+                'OFAKDDistiller has no exit branches: the algorithm builds '
+                'them by calling `build_projectors` once student and teacher '
+                'exist, which OFAKDDistill does and this one did not, so no '
+                "OFA loss would be computed. Set `model.type='OFAKDDistill'` "
+                'in the config, or write the projectors and losses out with '
+                'a ConfigurableDistiller (see configs/quickstart/'
+                'ofa-configurable_resnet18-w16_vit-d64-l8_1xb32-40e_'
+                'digits20shot.py).')
         losses = dict()
         for loss_name, mapping in self.loss_forward_mappings.items():
             kwargs = {k: self.get_record(**v) for k, v in mapping.items()}
@@ -581,26 +673,3 @@ class OFAKDDistiller(ConfigurableDistiller):
                         else branch
                     losses[f'top1_{branch}'] = correct.float().mean() * 100
         return losses
-
-
-class _Probe:
-    """A dry run of the student with every module call recorded, made only
-    if stage discovery or a token grid needs it."""
-
-    def __init__(self, student: nn.Module, image_hw: Tuple[int,
-                                                           int]) -> None:
-        self.student = student
-        self.image_hw = image_hw
-        self._events: Optional[List[Event]] = None
-
-    def events(self) -> List[Event]:
-        """The calls of a dry run at the training size (run once)."""
-        if self._events is None:
-            try:
-                self._events = record_events(self.student, self.image_hw)
-            except TypeError:  # no extract_feat: says to use stage_sources
-                raise
-            except Exception as e:
-                raise ValueError(
-                    _dry_run_failed(self.image_hw, 'student', e)) from e
-        return self._events

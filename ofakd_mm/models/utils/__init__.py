@@ -1,12 +1,12 @@
 from .input_size import check_input_size, pipeline_image_size, train_image_size
-from .stage_discovery import (StageDiscoveryError, StageSource,
-                              discover_stage_sources, token_layout)
-from .stage_sources import (STAGE_SOURCES, register_stage_sources,
-                            resolve_stage_sources, table_stage_sources)
+from .stage_discovery import (StageDiscoveryError, record_events,
+                              stage_feature, token_layout)
+from .stage_sources import (StageSource, check_stage_sources,
+                            discover_stage_sources, stage_sources_hint)
 
 __all__ = [
-    'STAGE_SOURCES', 'StageDiscoveryError', 'StageSource',
-    'check_input_size', 'discover_stage_sources', 'pipeline_image_size',
-    'register_stage_sources', 'resolve_stage_sources', 'table_stage_sources',
-    'token_layout', 'train_image_size'
+    'StageDiscoveryError', 'StageSource', 'check_input_size',
+    'check_stage_sources', 'discover_stage_sources', 'pipeline_image_size',
+    'record_events', 'stage_feature', 'stage_sources_hint', 'token_layout',
+    'train_image_size'
 ]
