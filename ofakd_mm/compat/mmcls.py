@@ -142,13 +142,14 @@ class MMClsAliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                                                fullname[len(MMCLS):])
         if target_spec is None:
             return None
-        is_package = target_spec.submodule_search_locations is not None
-        spec = importlib.machinery.ModuleSpec(
-            fullname, self, origin=target_spec.origin, is_package=is_package)
-        if is_package:
-            # submodules come from this finder, not from a directory
-            spec.submodule_search_locations = []
-        return spec
+        # No origin: the alias is no file, and mmengine does not take
+        # mmpretrain's directory for an installed mmcls package (config
+        # files are mapped by alias_mmcls_configs). A package's submodules
+        # come from this finder, not from a directory.
+        return importlib.machinery.ModuleSpec(
+            fullname,
+            self,
+            is_package=target_spec.submodule_search_locations is not None)
 
     def create_module(self,
                       spec: importlib.machinery.ModuleSpec) -> MMClsAlias:

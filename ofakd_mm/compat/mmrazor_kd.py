@@ -58,16 +58,30 @@ def patch_deit_head() -> bool:
     return True
 
 
-def _builds_in_another_scope(classifier: type) -> bool:
-    """Whether ``classifier`` with its default data preprocessor builds in a
-    scope other than mmpretrain's (mmengine's own)."""
-    from mmengine.registry import DefaultScope
-    with DefaultScope.overwrite_default_scope('mmengine'):
-        try:
-            classifier(backbone=torch.nn.Identity())
-        except KeyError:
-            return False
-    return True
+class _DefaultType(Exception):
+    """Carries the data preprocessor type a classifier defaults to."""
+
+
+class _DefaultTypeProbe(dict):
+    """A ``data_preprocessor`` without ``type`` that reports the default
+    type the classifier sets, before anything is built."""
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key == 'type':
+            raise _DefaultType(default)
+        return super().setdefault(key, default)
+
+
+def default_preprocessor_type(classifier: type) -> str:
+    """The data preprocessor type ``classifier`` sets when its
+    ``data_preprocessor`` has none (read without building anything)."""
+    try:
+        classifier(
+            backbone=torch.nn.Identity(),
+            data_preprocessor=_DefaultTypeProbe(probe=True))
+    except _DefaultType as default:
+        return default.args[0]
+    raise TypeError(f'{classifier.__name__} set no data preprocessor type.')
 
 
 def patch_image_classifier_preprocessor() -> bool:
@@ -76,11 +90,12 @@ def patch_image_classifier_preprocessor() -> bool:
     any scope) when the given ``data_preprocessor`` has no ``type``.
 
     Returns:
-        bool: Whether it was applied (False where the default builds in
-        another scope already).
+        bool: Whether it was applied (False where the default type has a
+        scope already, or when it is applied).
     """
     from mmpretrain.models.classifiers import ImageClassifier
-    if _builds_in_another_scope(ImageClassifier):
+    if getattr(ImageClassifier.__init__, '_ofakd_scoped', False) or (
+            '.' in default_preprocessor_type(ImageClassifier)):
         return False
     original: Callable = ImageClassifier.__init__
     signature = inspect.signature(original)
@@ -96,6 +111,7 @@ def patch_image_classifier_preprocessor() -> bool:
                 preprocessor, type=SCOPED_PREPROCESSOR)
         original(*bound.args, **bound.kwargs)
 
+    __init__._ofakd_scoped = True  # type: ignore[attr-defined]
     ImageClassifier.__init__ = __init__
     return True
 

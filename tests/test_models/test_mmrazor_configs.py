@@ -18,6 +18,7 @@ algorithms.
 import ast
 import copy
 import math
+import os
 import os.path as osp
 import sys
 import time
@@ -277,3 +278,61 @@ def test_config_trains_one_step(rel, tmp_path, read_metafiles_once,
         assert 'architecture' in step['groups'], step['groups']
     if 'DataFree' in step['algorithm']:
         assert 'generator' in step['groups'], step['groups']
+
+
+DAFL_UNDER_DDP = '''
+_base_ = ['mmrazor::{rel}']
+custom_imports = dict(imports=['ofakd_mm'], allow_failed_imports=False)
+model = dict(
+    teachers=dict(res34=dict(_delete_=True, build_cfg=dict(
+        cfg_path='mmcls::resnet/resnet34_8xb16_cifar10.py',
+        pretrained=False))),
+    generator=dict(img_size={size}))
+train_dataloader = dict(
+    batch_size=2, num_workers=0, persistent_workers=False,
+    dataset=dict(_delete_=True, type='mmpretrain.DigitsDataset',
+                 per_class=1, pipeline=[dict(type='PackInputs')]))
+# two iterations: constant learning rates instead of the 30000-iteration
+# schedules
+train_cfg = dict(max_iters=2)
+param_scheduler = dict(
+    _delete_=True,
+    architecture=dict(type='ConstantLR', factor=1.0, by_epoch=False),
+    generator=dict(type='ConstantLR', factor=1.0, by_epoch=False))
+val_dataloader = val_evaluator = val_cfg = None
+test_dataloader = test_evaluator = test_cfg = None
+default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2))
+'''
+
+
+@pytest.mark.skipif(
+    torch.cuda.is_available() and torch.cuda.device_count() < 2,
+    reason='2 processes need 2 GPUs on a CUDA host (nccl)')
+def test_datafree_trains_under_dist_train(tmp_path):
+    """DAFL as shipped (``MMSeparateDistributedDataParallel``) under
+    ``tools/dist_train.sh`` with 2 processes: the generator is reached
+    through its DDP wrapper there, through its own ``module`` in one
+    process (test_config_trains_one_step); the checkpoints are the same."""
+    import glob
+    import subprocess
+
+    from conftest import REPO_ROOT
+    rel = 'distill/mmcls/dafl/dafl_logits_resnet34_resnet18_8xb256_cifar10.py'
+    config = tmp_path / 'dafl_ddp.py'
+    config.write_text(DAFL_UNDER_DDP.format(rel=rel, size=SIZE))
+    env = dict(os.environ, OMP_NUM_THREADS='1', PORT='29541')
+    env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env['PATH']
+    result = subprocess.run(
+        ['bash', 'tools/dist_train.sh', str(config), '2', '--work-dir',
+         str(tmp_path)], cwd=REPO_ROOT, capture_output=True, text=True,
+        timeout=900, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = open(glob.glob(str(tmp_path / '*' / '*.log'))[0]).read()
+    assert 'Distributed training: True' in log and 'GPU number: 2' in log
+    assert 'Iter(train) [2/2]' in log
+    for loss in ('generator.loss_res34_oh', 'distill.loss_kl'):
+        assert loss in log, loss
+    state = torch.load(str(tmp_path / 'iter_2.pth'), map_location='cpu',
+                       weights_only=False)['state_dict']
+    assert any(k.startswith('generator.') for k in state)
+    assert not any(k.startswith('module.') for k in state)

@@ -55,7 +55,7 @@ def atomic_write(data: bytes, filepath: Union[str, Path]) -> None:
     _replace(temp, filepath)
 
 
-@register_backend(ATOMIC_BACKEND, force=True)
+@register_backend(ATOMIC_BACKEND)
 class AtomicLocalBackend(LocalBackend):
     """mmengine's local file backend whose writes are atomic
     (:func:`atomic_write`): a process killed while writing leaves a
