@@ -269,13 +269,12 @@ def test_quantization_fails_loudly():
 
 
 def test_mmcls_modules_are_mmpretrain_modules():
+    import mmcls.models.losses.cross_entropy_loss as mmcls_ce
     import mmpretrain.datasets.transforms.formatting as formatting
     import mmpretrain.models.losses.cross_entropy_loss as ce
-    from mmpretrain.structures import DataSample
-
-    import mmcls.models.losses.cross_entropy_loss as mmcls_ce
     from mmcls.datasets.transforms.formatting import PackClsInputs, to_tensor
     from mmcls.structures import ClsDataSample
+    from mmpretrain.structures import DataSample
     assert mmcls_ce.soft_cross_entropy is ce.soft_cross_entropy
     assert ClsDataSample is DataSample
     assert PackClsInputs is formatting.PackInputs
@@ -324,6 +323,7 @@ def write_config(tmp_path, text):
 def test_mmcls_config_files_are_mmpretrain_files(tmp_path, monkeypatch):
     import mmengine.config.config as config_module
     from mmengine.hub import get_config
+
     # a file of the same name, and one that mmpretrain renamed
     resnet = Config.fromfile(write_config(
         tmp_path, "_base_ = ['mmcls::resnet/resnet18_8xb32_in1k.py']\n"))
@@ -423,6 +423,7 @@ def test_deit_head_takes_mmpretrain_distilled_vit_output():
 
 def test_deit_head_patch_guard(monkeypatch):
     from mmrazor.models.architectures.heads import DeiTClsHead
+
     # mmrazor's head on a real mmcls (another base class): not patched
     monkeypatch.setattr(mmrazor_kd, 'issubclass', lambda *a: False,
                         raising=False)

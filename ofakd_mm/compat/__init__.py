@@ -47,8 +47,11 @@ PATCHES = (patch_mmrazor_quantization, alias_mmcls_modules,
 
 __all__ = [
     'APPLIED', 'MIN_TORCH', 'PATCHES', 'QuantizationUnavailableError',
-    'apply', 'check_torch_version'
-] + [patch.__name__ for patch in PATCHES]
+    'alias_mmcls_configs', 'alias_mmcls_modules', 'alias_mmcls_scope',
+    'apply', 'check_torch_version', 'patch_checkpoint_loading',
+    'patch_cpu_distributed', 'patch_datafree_generator', 'patch_deit_head',
+    'patch_image_classifier_preprocessor', 'patch_mmrazor_quantization'
+]
 
 
 def check_torch_version(version: str = torch.__version__) -> None:

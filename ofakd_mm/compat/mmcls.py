@@ -132,10 +132,11 @@ class MMClsAliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     (ModuleNotFoundError where mmpretrain has no such module). Being last,
     it never hides a real mmcls."""
 
-    def find_spec(self,
-                  fullname: str,
-                  path: Any = None,
-                  target: Any = None) -> Optional[importlib.machinery.ModuleSpec]:
+    def find_spec(
+            self,
+            fullname: str,
+            path: Any = None,
+            target: Any = None) -> Optional[importlib.machinery.ModuleSpec]:
         if fullname != MMCLS and not fullname.startswith(MMCLS + '.'):
             return None
         target_spec = importlib.util.find_spec(MMPRETRAIN +

@@ -21,7 +21,6 @@ import math
 import os
 import os.path as osp
 import sys
-import time
 from typing import Any, Dict, List
 
 import mmrazor
@@ -205,7 +204,7 @@ def one_step(rel: str, work_dir: str) -> Dict[str, Any]:
     groups = sorted({name.split('.')[0] for name in hook.changed})
     return dict(
         algorithm=cfg.model.type,
-        losses=sorted(k for k in hook.outputs if 'loss' in k),
+        losses=sorted(k for k in hook.outputs if 'loss' in k and k != 'loss'),
         outputs=hook.outputs,
         changed=hook.changed,
         groups=groups,
@@ -336,3 +335,47 @@ def test_datafree_trains_under_dist_train(tmp_path):
                        weights_only=False)['state_dict']
     assert any(k.startswith('generator.') for k in state)
     assert not any(k.startswith('module.') for k in state)
+
+
+#: How the table names what a step trained (top-level modules).
+TRAINED = {'architecture': 'student', 'distiller': 'connectors',
+           'generator': 'generator'}
+
+
+def table() -> str:
+    """The README's table: every shipped config, loaded and stepped."""
+    import tempfile
+    rows = [
+        '| config (`distill/mmcls/...`) | MMRazor algorithm | losses of the '
+        'step | trained | as shipped, except |', '|---|---|---|---|---|'
+    ]
+    for rel in CONFIGS:
+        short = rel[len('distill/mmcls/'):]
+        with tempfile.TemporaryDirectory() as work_dir:
+            if not defines_model(rel):
+                load_as_user(rel, work_dir)
+                rows.append(f'| `{short}` | (a dataset file: loads) | | | |')
+                continue
+            step = one_step(rel, work_dir)
+        losses = ', '.join(  # without the sums of data-free's two steps
+            f'`{k}`' for k in step['losses']
+            if k not in ('distill.loss', 'generator.loss'))
+        dropped = sorted({
+            k[len('model.'):]
+            for k in step['dropped'] if k.startswith('model.')
+        })
+        changes = ['no ' + ', '.join(f'`{k}`' for k in dropped)]
+        if rel in SMALLER_MODELS:
+            changes.append('DeiT-T student, RegNetY-200MF teacher')
+        if step['dataset_rescoped']:
+            changes.append("`train_dataloader.dataset._scope_='mmpretrain'`")
+        if INPUT_SIZE.get(rel, SIZE) != SIZE:
+            changes.append(f'{INPUT_SIZE[rel]} px')
+        trained = ', '.join(TRAINED[g] for g in step['groups'])
+        rows.append(f'| `{short}` | `{step["algorithm"]}` | {losses} | '
+                    f'{trained} | {"; ".join(changes)} |')
+    return '\n'.join(rows)
+
+
+if __name__ == '__main__':
+    print(table())
