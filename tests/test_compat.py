@@ -184,14 +184,17 @@ def needed(patch: str, facts: dict) -> bool:
     }[patch]
 
 
-#: mmengine's launcher with the usual nccl config, a DDP model on the CPU.
+#: mmengine's launcher with the usual nccl config and a DDP model, as its
+#: Runner makes them (on the GPU of a CUDA host).
 DDP_RUN = '''
 import torch
 from mmengine.dist import init_dist, get_backend
 from mmengine.model import MMDistributedDataParallel
 init_dist('pytorch', backend='nccl')
-model = MMDistributedDataParallel(torch.nn.Linear(2, 2), device_ids=[0])
-model(torch.ones(1, 2)).sum().backward()
+device = 'cuda' if torch.cuda.is_available() else 'cpu'
+model = MMDistributedDataParallel(torch.nn.Linear(2, 2).to(device),
+                                  device_ids=[0])
+model(torch.ones(1, 2, device=device)).sum().backward()
 print('backend', get_backend())
 '''
 TORCHRUN_ENV = dict(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1',

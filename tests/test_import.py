@@ -215,3 +215,28 @@ def test_import_changes_exactly_the_readme_table():
     assert set(report['before_schemes']) <= set(report['schemes'])
     assert set(report['schemes'].values()) == {
         'ofakd_mm.utils.checkpoint.loading'}
+
+
+NEVER_REPLACED = '''
+from mmengine.fileio import LocalBackend, register_backend
+from mmengine.fileio.backends import registry_utils
+class Theirs(LocalBackend):
+    pass
+register_backend('ofakd_atomic_local', Theirs)
+try:
+    import ofakd_mm
+except ValueError as e:
+    print('refused:', e)
+print('kept' if registry_utils.backends['ofakd_atomic_local'] is Theirs
+      else 'replaced')
+'''
+
+
+def test_import_never_replaces_a_file_backend():
+    """ofakd_mm's file backend is registered, never forced over one of the
+    same name (mmengine then refuses the import, naming it)."""
+    result = subprocess.run([sys.executable, '-c', NEVER_REPLACED],
+                            capture_output=True, text=True, timeout=300)
+    out = result.stdout.strip().splitlines()
+    assert out[-1] == 'kept', result.stdout + result.stderr[-2000:]
+    assert 'ofakd_atomic_local is already registered' in out[0]

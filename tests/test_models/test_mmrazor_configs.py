@@ -364,7 +364,8 @@ def table() -> str:
             k[len('model.'):]
             for k in step['dropped'] if k.startswith('model.')
         })
-        changes = ['no ' + ', '.join(f'`{k}`' for k in dropped)]
+        changes = ['no ' + ', '.join(f'`{k}`' for k in dropped)
+                   ] if dropped else []
         if rel in SMALLER_MODELS:
             changes.append('DeiT-T student, RegNetY-200MF teacher')
         if step['dataset_rescoped']:
@@ -373,7 +374,7 @@ def table() -> str:
             changes.append(f'{INPUT_SIZE[rel]} px')
         trained = ', '.join(TRAINED[g] for g in step['groups'])
         rows.append(f'| `{short}` | `{step["algorithm"]}` | {losses} | '
-                    f'{trained} | {"; ".join(changes)} |')
+                    f'{trained} | {"; ".join(changes) or "-"} |')
     return '\n'.join(rows)
 
 
