@@ -13,7 +13,9 @@ import torch
 from mmengine.config import Config
 
 from ofakd_mm import compat
-from ofakd_mm.compat import distributed, mmcls, mmrazor_kd, quantization
+from ofakd_mm.compat import distributed
+from ofakd_mm.compat import mmcls as mmcls_alias
+from ofakd_mm.compat import mmrazor_kd, quantization
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 COMPAT_DIR = osp.join(REPO_ROOT, 'ofakd_mm', 'compat')
@@ -286,12 +288,20 @@ def test_mmcls_modules_are_mmpretrain_modules():
         import mmcls.no_such_module  # noqa: F401
     with pytest.raises(AttributeError, match='alias of'):
         mmcls_ce.no_such_name
-    # MMRazor's own imports got them (no placeholders)
+    # MMRazor's own imports got them
+    import mmrazor.datasets  # noqa: F401
+    from mmpretrain.models import ImageClassifier
+    from mmrazor.datasets.transforms import PackCRDClsInputs
     from mmrazor.models.architectures.heads.deit_head import \
         VisionTransformerClsHead
     from mmrazor.models.losses import kd_soft_ce_loss
+    from mmrazor.models.task_modules.demo_inputs import default_demo_inputs
     assert kd_soft_ce_loss.soft_cross_entropy is ce.soft_cross_entropy
     assert VisionTransformerClsHead.__module__.startswith('mmpretrain.')
+    assert issubclass(PackCRDClsInputs, formatting.PackInputs)
+    assert default_demo_inputs.ImageClassifier is ImageClassifier
+    # and no module of mmrazor holds its placeholder for mmcls any more
+    assert mmcls_alias._mmcls_placeholders() == []
 
 
 def test_mmcls_scope_is_mmpretrain(monkeypatch):
@@ -348,7 +358,7 @@ def test_mmcls_config_files_are_mmpretrain_files(tmp_path, monkeypatch):
 def test_renamed_configs_table():
     import mmpretrain
     configs = osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'configs')
-    for old, new in mmcls.RENAMED_CONFIGS.items():
+    for old, new in mmcls_alias.RENAMED_CONFIGS.items():
         assert osp.isfile(osp.join(configs, new)), new
         assert not osp.exists(osp.join(configs, old)), old
 
@@ -388,7 +398,7 @@ def test_a_real_mmcls_is_never_shadowed(tmp_path):
 
 def test_mmcls_alias_guard_with_an_installed_mmcls(monkeypatch):
     import importlib.machinery
-    monkeypatch.setattr(mmcls, '_real_mmcls_spec',
+    monkeypatch.setattr(mmcls_alias, '_real_mmcls_spec',
                         lambda: importlib.machinery.ModuleSpec('mmcls', None))
     assert compat.alias_mmcls_modules() is False
     assert compat.alias_mmcls_scope() is False

@@ -8,7 +8,7 @@ types and ``_scope_='mmcls'``, and its code imports mmcls for
 and searchable backbones (a placeholder that fails on first use when the
 import fails). With no mmcls installed, these three patches make each of
 them name mmpretrain instead; with a real mmcls installed none is applied,
-and an mmcls installed later is found before the alias.
+and an mmcls installed later in the process is imported before the alias.
 
 - :func:`alias_mmcls_modules`: ``import mmcls.X`` gives a module that
   stands for ``mmpretrain.X`` (the same objects; the two classes mmpretrain
