@@ -1,5 +1,6 @@
 """OFA-KD in plain MMRazor terms (ConfigurableDistiller + OFAKD connectors
-and losses) and OFA mixed with DKD."""
+and losses), and OFA mixed with other MMRazor losses: DKD's, and FitNets'
+feature loss (a connector and L2Loss)."""
 import math
 import os.path as osp
 
@@ -18,6 +19,12 @@ CONFIGURABLE_CFG = osp.join(
     'ofa-configurable_resnet18-w16_vit-d64-l8_1xb32-40e_digits20shot.py')
 MIXED_CFG = osp.join(
     DIGITS_DIR, 'ofa-dkd_resnet18-w16_vit-d64-l8_1xb32-40e_digits20shot.py')
+FITNETS_CFG = osp.join(
+    DIGITS_DIR,
+    'ofa-fitnets_resnet18-w16_vit-d64-l8_1xb32-40e_digits20shot.py')
+#: The losses each config adds to OFA's.
+ADDED_LOSSES = {CONFIGURABLE_CFG: set(), MIXED_CFG: {'loss_dkd'},
+                FITNETS_CFG: {'loss_fitnets'}}
 OFA_LOSSES = {f'loss_ofa_stage{k}' for k in (1, 2, 3, 4)} | {'loss_ofa_final'}
 
 
@@ -45,7 +52,7 @@ def test_configurable_config_is_the_same_method():
         f'distill.{name}' for name in OFA_LOSSES}
 
 
-@pytest.mark.parametrize('path', [CONFIGURABLE_CFG, MIXED_CFG])
+@pytest.mark.parametrize('path', [CONFIGURABLE_CFG, MIXED_CFG, FITNETS_CFG])
 def test_plain_and_mixed_configs_train(path, tmp_path, digits_teacher_ckpt):
     # 32 images, batch 16: two iterations
     cfg = small_config(path, str(tmp_path), epochs=1, samples=32,
@@ -53,7 +60,7 @@ def test_plain_and_mixed_configs_train(path, tmp_path, digits_teacher_ckpt):
     runner = Runner.from_cfg(cfg)
     runner.train()
     hub = runner.message_hub
-    expected = set(OFA_LOSSES) | ({'loss_dkd'} if path == MIXED_CFG else set())
+    expected = set(OFA_LOSSES) | ADDED_LOSSES[path]
     logged = {k[len('train/distill.'):] for k in hub.log_scalars
               if k.startswith('train/distill.loss')}
     assert logged == expected

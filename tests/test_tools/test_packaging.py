@@ -24,7 +24,8 @@ def test_wheel_ships_configs_and_tools(tmp_path):
     ], check=True, capture_output=True, timeout=600)
     wheel, = (tmp_path / 'dist').glob('ofakd_mm-*.whl')
     names = set(zipfile.ZipFile(wheel).namelist())
-    for expected in ('ofakd_mm/__init__.py', 'ofakd_mm/compat.py',
+    for expected in ('ofakd_mm/__init__.py', 'ofakd_mm/compat/__init__.py',
+                     'ofakd_mm/compat/mmcls.py',
                      'ofakd_mm/.mim/tools/train.py',
                      'ofakd_mm/.mim/tools/dist_train.sh',
                      'ofakd_mm/.mim/configs/ofa/'

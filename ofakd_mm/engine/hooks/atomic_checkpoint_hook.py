@@ -21,7 +21,7 @@ PENDING_REMOVALS_KEY = 'ofakd_pending_ckpt_removals'
 LAST_CHECKPOINT = 'last_checkpoint'
 
 
-@register_backend(ATOMIC_BACKEND, force=True)
+@register_backend(ATOMIC_BACKEND)
 class AtomicLocalBackend(LocalBackend):
     """mmengine's local file backend whose writes are atomic
     (:func:`atomic_write`): a process killed while writing leaves a
