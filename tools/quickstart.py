@@ -363,8 +363,9 @@ def run_quickstart(args: argparse.Namespace) -> Dict[str, Any]:
                         fingerprint=weights_print, runs=all_runs),
                    indent=1).encode(), osp.join(work_dir, 'results.json'))
     say(
-        table + f'\n\nweights fingerprint: {weights_print} (the same on any '
-        f'machine for the same settings and package versions)\nplot: '
+        table + f'\n\nweights fingerprint: {weights_print} (equal '
+        'fingerprints, bit-identical weights; the README has its own)\n'
+        f'plot: '
         f'{plot}\nwall time: {seconds:.0f} s')
     return dict(teacher=teacher, results=results, table=table, plot=plot,
                 fingerprint=weights_print, seconds=seconds)

@@ -18,8 +18,9 @@ import torch
 #: ATen's portable kernels instead of the AVX2 / AVX-512 ones the CPU allows
 #: (vector widths change it too), and MKL's conditional numerical
 #: reproducibility in its COMPATIBLE branch (the same code path on Intel and
-#: AMD processors). oneDNN, whose kernels are chosen per CPU, is switched off
-#: by :func:`pin_cpu_numerics` (convolutions then run as im2col + MKL GEMM).
+#: AMD processors). oneDNN and NNPACK, whose kernels and blockings are chosen
+#: per CPU, are switched off by :func:`pin_cpu_numerics` (convolutions then
+#: run as im2col + MKL GEMM).
 PINNED_ENV = {
     'OMP_NUM_THREADS': '1',
     'MKL_NUM_THREADS': '1',
@@ -46,7 +47,11 @@ def pinned_environment() -> Iterator[None]:
 
 def pin_cpu_numerics() -> None:
     """Pin this process (started with :data:`PINNED_ENV`): one thread, no
-    oneDNN, and a check that ATen really uses its portable kernels.
+    oneDNN, no NNPACK, and a check that ATen really uses its portable
+    kernels.
+
+    NNPACK runs stride-1 convolutions on a CPU when oneDNN is off; it sizes
+    its blocks, and so the order of its sums, from the CPU's caches.
 
     Raises:
         RuntimeError: The process was not started with
@@ -54,6 +59,7 @@ def pin_cpu_numerics() -> None:
     """
     torch.set_num_threads(1)
     torch.backends.mkldnn.enabled = False
+    torch.backends.nnpack.set_flags(False)
     capability = torch.backends.cpu.get_cpu_capability()
     if capability != 'DEFAULT':
         raise RuntimeError(
@@ -78,6 +84,7 @@ def numerics_info() -> Dict[str, Any]:
         cpu_capability=torch.backends.cpu.get_cpu_capability(),
         threads=torch.get_num_threads(),
         mkldnn=torch.backends.mkldnn.enabled,
+        nnpack=torch._C._get_nnpack_enabled(),
         mkl_cbwr=os.environ.get('MKL_CBWR'),
         versions=dict(mmengine=mmengine.__version__, mmcv=mmcv.__version__,
                       mmpretrain=mmpretrain.__version__,

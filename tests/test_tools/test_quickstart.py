@@ -48,7 +48,8 @@ def test_quickstart_table_plot_cache_and_reproducibility(tmp_path,
         assert run['val_curve'][-1][1] == run['val_top1']
         assert run['numerics'] == dict(
             out['teacher']['numerics'], cpu_capability='DEFAULT',
-            threads=1, mkldnn=False, mkl_cbwr='COMPATIBLE')
+            threads=1, mkldnn=False, nnpack=False,
+            mkl_cbwr='COMPATIBLE')
     # the caller's environment is left as it was
     assert 'ATEN_CPU_CAPABILITY' not in os.environ
     table = out['table']
