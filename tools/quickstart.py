@@ -365,8 +365,7 @@ def run_quickstart(args: argparse.Namespace) -> Dict[str, Any]:
     say(
         table + f'\n\nweights fingerprint: {weights_print} (equal '
         'fingerprints, bit-identical weights; the README has its own)\n'
-        f'plot: '
-        f'{plot}\nwall time: {seconds:.0f} s')
+        f'plot: {plot}\nwall time: {seconds:.0f} s')
     return dict(teacher=teacher, results=results, table=table, plot=plot,
                 fingerprint=weights_print, seconds=seconds)
 

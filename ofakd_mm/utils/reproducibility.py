@@ -84,6 +84,7 @@ def numerics_info() -> Dict[str, Any]:
         cpu_capability=torch.backends.cpu.get_cpu_capability(),
         threads=torch.get_num_threads(),
         mkldnn=torch.backends.mkldnn.enabled,
+        # torch.backends.nnpack has no getter; its set_flags reads this
         nnpack=torch._C._get_nnpack_enabled(),
         mkl_cbwr=os.environ.get('MKL_CBWR'),
         versions=dict(mmengine=mmengine.__version__, mmcv=mmcv.__version__,
